@@ -1,0 +1,44 @@
+"""Errors every CRM adapter raises; the engine reads only these.
+
+CrmError
+├── TransientCrmError      retried with backoff: network, timeout, 5xx, INTERNAL_ERROR
+│   └── RateLimited        429; retry_after in seconds when the CRM sent Retry-After
+└── PermanentCrmError      rollback at once: 4xx, INVALID_DATA, MANDATORY_NOT_FOUND, DUPLICATE_DATA
+    └── NotFound           a record the flow needs does not exist (unknown contact, product …)
+
+Pure Python: must not import httpx or any framework.
+"""
+
+from __future__ import annotations
+
+
+class CrmError(Exception):
+    """Base of every CRM failure; carries the CRM's own code and the HTTP status when known."""
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code  # the CRM's own code, e.g. "INVALID_DATA"
+        self.status = status
+
+
+class TransientCrmError(CrmError):
+    """May succeed if tried again later: the engine retries it with backoff."""
+
+
+class RateLimited(TransientCrmError):
+    """HTTP 429; `retry_after` is the CRM's Retry-After in seconds, when it sent one."""
+
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, code=code, status=429)
+        self.retry_after = retry_after
+
+
+class PermanentCrmError(CrmError):
+    """Will fail the same way every time: the engine starts the rollback at once."""
+
+
+class NotFound(PermanentCrmError):
+    """A record the flow reads (contact, account, product) does not exist or is unusable."""

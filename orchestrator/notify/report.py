@@ -1,0 +1,56 @@
+"""What a failure e-mail says, as plain data built from the saga's persisted state.
+
+Pure Python (no jinja2, no SMTP): orchestrator/notify/render.py turns it into an e-mail.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+class RecordFate(enum.StrEnum):
+    NOT_CREATED = "not_created"
+    KEPT = "kept"  # the saga succeeded up to here and nothing asked to undo it
+    ROLLED_BACK = "rolled_back"
+    LEFT_OVER = "left_over"  # rollback could not remove it: an operator must
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLine:
+    label: str  # "Deal ID", "Quote ID", "Sales Order ID"
+    record_id: str | None
+    fate: RecordFate
+    url: str | None = None  # the record's page in the CRM, where the backend has one
+
+
+@dataclass(frozen=True, slots=True)
+class FailureReport:
+    saga_id: str
+    flow: str
+    status: str  # a saga status word: failed, compensated, compensation_failed, ...
+    error: str  # the error message that started the rollback
+    failed_step: str | None
+    contact: str | None  # contact id, with the name when known
+    occurred_at: datetime
+    records: tuple[RecordLine, ...]
+
+    @property
+    def left_over(self) -> tuple[RecordLine, ...]:
+        return tuple(line for line in self.records if line.fate is RecordFate.LEFT_OVER)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+class Mailer(Protocol):
+    async def send(self, message: OutgoingEmail) -> None:
+        """Deliver or raise; the outbox retries on any exception."""
+        ...

@@ -1,0 +1,73 @@
+"""Every setting of the service, read from the environment once (pydantic-settings).
+
+Only entry points, bootstrap and tests call get_settings(). docs/configuration.md lists every field.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./salesaga.db"
+DEFAULT_BROKER_URL = "memory://"
+SANDBOX_MARK = "sandbox"  # ZOHO_API_DOMAIN=sandbox: use the built-in Zoho sandbox
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    database_url: str = DEFAULT_DATABASE_URL
+    broker_url: str = DEFAULT_BROKER_URL
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    operator_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    port: int = 8000
+
+    zoho_accounts_url: str = "https://accounts.zoho.com"
+    zoho_api_domain: str = "https://www.zohoapis.com"
+    zoho_api_version: str = "v7"
+    zoho_client_id: str = ""
+    zoho_client_secret: SecretStr = SecretStr("")
+    zoho_refresh_token: SecretStr = SecretStr("")
+    zoho_connect_timeout_s: float = 5.0
+    zoho_read_timeout_s: float = 20.0
+    zoho_max_connections: int = 20
+    zoho_deal_stage: str = "Qualification"
+    zoho_deal_pipeline: str = ""  # set when the org's Deals layout has pipelines enabled
+    zoho_closing_days: int = 30
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    smtp_use_tls: bool = False
+    smtp_timeout_s: float = 10.0
+    mail_from: str = "salesaga@localhost"
+    it_email: str = "it@poligonmuhendislik.com"
+
+    sync_wait_s: float = 25.0  # /createSales answers 202 after this long
+    step_max_attempts: int = 6
+    compensation_max_attempts: int = 8
+    retry_base_s: float = 0.5
+    retry_cap_s: float = 60.0
+    lease_s: float = 120.0
+
+    @field_validator("api_keys", "operator_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def zoho_configured(self) -> bool:
+        """Real Zoho credentials are set; otherwise the built-in sandbox is the CRM."""
+        return bool(self.zoho_client_id and self.zoho_refresh_token.get_secret_value())
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()
