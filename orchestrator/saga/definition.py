@@ -1,0 +1,81 @@
+"""What a flow is: an ordered tuple of steps, each an action with an optional undo and finder.
+
+Pure data and typing. Must not import celery, httpx, sqlmodel or fastapi (import-linter contract).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from orchestrator.saga.policy import RetryPolicy
+
+In = TypeVar("In")  # the flow's validated input
+Deps = TypeVar("Deps")  # the port the flow talks to, e.g. SalesCrm
+Out = TypeVar("Out")  # what one step returns; stored as JSON in its step row
+
+MARKER_PREFIX = "salesaga-"
+
+
+def marker_for(saga_id: uuid.UUID) -> str:
+    """The reference stamped on every record a saga creates, so a retry can find it again."""
+    return f"{MARKER_PREFIX}{saga_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class StepContext(Generic[In]):
+    saga_id: uuid.UUID
+    input: In
+    outputs: Mapping[str, object]  # decoded outputs of the steps already done, by step name
+
+    @property
+    def marker(self) -> str:
+        return marker_for(self.saga_id)
+
+    def output(self, step: str, kind: type[Out]) -> Out:
+        value = self.outputs[step]
+        if not isinstance(value, kind):
+            raise TypeError(f"{step!r} gave {type(value).__name__}, not {kind.__name__}")
+        return value
+
+
+Run = Callable[[StepContext[Any], Any], Awaitable[Any]]
+Undo = Callable[[StepContext[Any], Any, Any], Awaitable[None]]
+Find = Callable[[StepContext[Any], Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Step(Generic[In, Deps, Out]):
+    """One forward action.
+
+    `undo` reverses a done step (None: nothing to reverse, e.g. a read). `find` looks for the effect
+    of an earlier, interrupted try by the saga's marker: a retry adopts it instead of duplicating.
+    `irreversible` marks a write with no undo: a rollback past it ends `needs_manual_cleanup`.
+    `record` names what the output is for people ("Deal"); the output then has an `id`.
+    """
+
+    name: str
+    run: Callable[[StepContext[In], Deps], Awaitable[Out]]
+    output: type[Out]
+    undo: Callable[[StepContext[In], Deps, Out], Awaitable[None]] | None = None
+    find: Callable[[StepContext[In], Deps], Awaitable[Out | None]] | None = None
+    irreversible: bool = False
+    record: str | None = None
+    retry: RetryPolicy | None = None  # None: the engine's default
+
+
+@dataclass(frozen=True, slots=True)
+class Flow(Generic[In, Deps]):
+    name: str
+    input_type: type[In]
+    steps: tuple[Step[In, Deps, Any], ...]
+    undo_retry: RetryPolicy | None = None  # None: the engine's default
+    describe: Callable[[In], str] | None = field(default=None)  # who/what, for people
+
+    def step(self, name: str) -> Step[In, Deps, Any]:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)

@@ -1,0 +1,342 @@
+"""The saga engine: start a saga, and advance it one persisted move at a time.
+
+Every move is claimed in the state table (compare-and-set on the saga's version, with a lease)
+before any CRM call and recorded after it, so a crash at any point is recovered from the table
+alone. Must not import celery, httpx, sqlmodel or fastapi: it talks to ports.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from orchestrator.crm.errors import CrmError, PermanentCrmError, RateLimited
+from orchestrator.saga.codec import from_json, to_json
+from orchestrator.saga.definition import Flow, Step, StepContext
+from orchestrator.saga.errors import FlowNotFound, SagaNotFound, StepMismatch
+from orchestrator.saga.policy import DEFAULT_RETRY, DEFAULT_UNDO_RETRY, RetryPolicy
+from orchestrator.saga.ports import Clock, SagaStore, utc_now
+from orchestrator.saga.state import (
+    Change,
+    Done,
+    Event,
+    Finish,
+    Move,
+    RunStep,
+    SagaState,
+    SagaStatus,
+    StepState,
+    StepStatus,
+    UndoSpec,
+    UndoStep,
+    WaitUntil,
+    next_move,
+)
+
+log = logging.getLogger(__name__)
+
+FAILURE_NOTICE = "sale_failed"  # outbox kind queued when a saga ends in any failure status
+
+
+@dataclass(frozen=True, slots=True)
+class BoundFlow:
+    """A flow together with the adapter its steps talk to."""
+
+    flow: Flow[Any, Any]
+    deps: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Wakeup:
+    """Advance the saga again after this many seconds."""
+
+    after_s: float
+
+
+@dataclass(slots=True)
+class Engine:
+    store: SagaStore
+    flows: Mapping[str, BoundFlow]
+    clock: Clock = utc_now
+    retry: RetryPolicy = DEFAULT_RETRY
+    undo_retry: RetryPolicy = DEFAULT_UNDO_RETRY
+    lease_s: float = 120.0
+    on_finish: Callable[[SagaState], Awaitable[None]] | None = None
+    _specs: dict[str, list[UndoSpec]] = field(default_factory=dict)
+
+    async def start(
+        self,
+        flow_name: str,
+        payload: object,
+        *,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+        subject: str | None = None,
+        actor: str = "api",
+    ) -> SagaState:
+        """Persist a new pending saga. The caller then dispatches `advance` for it."""
+        flow = self._bound(flow_name).flow
+        now = self.clock()
+        saga = SagaState(
+            id=uuid.uuid4(),
+            flow=flow.name,
+            input=to_json(flow.input_type, payload),
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            subject=subject,
+            created_at=now,
+            updated_at=now,
+            wake_at=now,
+            steps=[StepState(index=i, name=step.name) for i, step in enumerate(flow.steps)],
+        )
+        await self.store.create(saga, Event("saga.created", actor=actor))
+        return saga
+
+    async def advance(self, saga_id: uuid.UUID) -> Wakeup | None:
+        """Make every move that is due now; return when the saga next needs a worker.
+
+        None means: terminal, or another worker holds the saga (its lease will tell recovery).
+        """
+        saga = await self.store.load(saga_id)
+        if saga is None:
+            raise SagaNotFound(str(saga_id))
+        bound = self._bound(saga.flow)
+        self._check_steps(saga, bound.flow)
+        while True:
+            move = next_move(saga, self._undo_specs(bound.flow), self.clock())
+            if isinstance(move, Done):
+                return None
+            if isinstance(move, WaitUntil):
+                return None if move.held else Wakeup(self._seconds_until(move.at))
+            if not await self._perform(saga, bound, move):
+                return None  # lost the compare-and-set: someone else moved this saga
+
+    async def due(self, limit: int = 500) -> Sequence[uuid.UUID]:
+        return await self.store.due(self.clock(), limit)
+
+    # --- moves ---------------------------------------------------------------------------------
+
+    async def _perform(self, saga: SagaState, bound: BoundFlow, move: Move) -> bool:
+        if isinstance(move, RunStep):
+            return await self._run(saga, bound, move.index)
+        if isinstance(move, UndoStep):
+            return await self._undo(saga, bound, move.index)
+        assert isinstance(move, Finish)
+        return await self._finish(saga, move.status)
+
+    async def _run(self, saga: SagaState, bound: BoundFlow, index: int) -> bool:
+        step, row = bound.flow.steps[index], saga.steps[index]
+        events = [Event("saga.started")] if saga.status is SagaStatus.PENDING else []
+        saga.status = SagaStatus.RUNNING
+        self._claim(row, StepStatus.RUNNING)
+        row.attempts += 1
+        events.append(Event("step.claimed", step.name, row.attempts))
+        if not await self._commit(saga, row, *events):
+            return False
+        ctx = self._context(saga, bound.flow)
+        try:
+            output, adopted = await self._find_or_run(step, ctx, bound.deps, row.attempts)
+        except Exception as exc:
+            return await self._step_failed(saga, step, row, exc)
+        row.status, row.output = StepStatus.SUCCEEDED, to_json(step.output, output)
+        row.error = row.error_code = None
+        row.finished_at, row.lease_until, row.retry_at = self.clock(), None, None
+        detail = {"adopted": adopted, "record_id": _record_id(output)}
+        return await self._commit(
+            saga, row, Event("step.succeeded", step.name, row.attempts, detail)
+        )
+
+    async def _find_or_run(
+        self, step: Step[Any, Any, Any], ctx: StepContext[Any], deps: Any, attempt: int
+    ) -> tuple[Any, bool]:
+        """A retried step first looks for the record an earlier, cut-off try may have made."""
+        if attempt > 1 and step.find is not None:
+            found = await step.find(ctx, deps)
+            if found is not None:
+                return found, True
+        return await step.run(ctx, deps), False
+
+    async def _step_failed(
+        self, saga: SagaState, step: Step[Any, Any, Any], row: StepState, exc: Exception
+    ) -> bool:
+        transient = not isinstance(exc, PermanentCrmError)
+        if not isinstance(exc, CrmError):
+            log.exception("step %s of saga %s raised", step.name, saga.id)
+        policy = step.retry or self.retry
+        row.error, row.error_code, row.lease_until = _message(exc), _code(exc), None
+        detail = {"error": row.error, "code": row.error_code, "transient": transient}
+        if transient and not policy.exhausted(row.attempts):
+            delay = policy.delay(row.attempts, _retry_after(exc))
+            row.status, row.retry_at = StepStatus.RETRY_WAIT, self.clock() + _seconds(delay)
+            event = Event("step.retry", step.name, row.attempts, {**detail, "delay_s": delay})
+            return await self._commit(saga, row, event)
+        row.status, row.finished_at = StepStatus.FAILED, self.clock()
+        row.maybe_created = transient or row.attempts > 1  # a try may have landed unseen
+        saga.status, saga.failed_step = SagaStatus.COMPENSATING, step.name
+        saga.error = f"{step.name}: {row.error}"
+        failed = Event("step.failed", step.name, row.attempts, detail)
+        return await self._commit(saga, row, failed, Event("saga.compensating"))
+
+    async def _undo(self, saga: SagaState, bound: BoundFlow, index: int) -> bool:
+        step, row = bound.flow.steps[index], saga.steps[index]
+        if step.undo is None:  # irreversible write: only a person can take it back
+            row.status = StepStatus.LEFT_FOR_OPERATOR
+            return await self._commit(saga, row, Event("undo.left_for_operator", step.name))
+        self._claim(row, StepStatus.COMPENSATING)
+        row.undo_attempts += 1
+        if not await self._commit(saga, row, Event("undo.claimed", step.name, row.undo_attempts)):
+            return False
+        ctx = self._context(saga, bound.flow)
+        try:
+            record = await self._record_to_undo(step, row, ctx, bound.deps)
+            if record is not None:
+                await step.undo(ctx, bound.deps, record)
+        except Exception as exc:
+            return await self._undo_failed(saga, bound.flow, step, row, exc)
+        row.status = StepStatus.COMPENSATED if record is not None else StepStatus.NOTHING_TO_UNDO
+        row.finished_at, row.lease_until, row.retry_at = self.clock(), None, None
+        kind = "undo.succeeded" if record is not None else "undo.nothing_found"
+        detail = {"record_id": _record_id(record)}
+        return await self._commit(saga, row, Event(kind, step.name, row.undo_attempts, detail))
+
+    async def _record_to_undo(
+        self, step: Step[Any, Any, Any], row: StepState, ctx: StepContext[Any], deps: Any
+    ) -> Any:
+        """The step's output; for a step that failed, whatever its earlier tries left behind."""
+        if row.output is not None:
+            return from_json(step.output, row.output)
+        if step.find is None:
+            raise RuntimeError(f"{step.name} may have written a record and has no finder")
+        found = await step.find(ctx, deps)
+        if found is not None:
+            row.output = to_json(step.output, found)
+        return found
+
+    async def _undo_failed(
+        self,
+        saga: SagaState,
+        flow: Flow[Any, Any],
+        step: Step[Any, Any, Any],
+        row: StepState,
+        exc: Exception,
+    ) -> bool:
+        if not isinstance(exc, CrmError):
+            log.exception("undo of %s in saga %s raised", step.name, saga.id)
+        policy = flow.undo_retry or self.undo_retry
+        row.error, row.error_code, row.lease_until = _message(exc), _code(exc), None
+        detail = {"error": row.error, "code": row.error_code}
+        if not policy.exhausted(row.undo_attempts):
+            delay = policy.delay(row.undo_attempts, _retry_after(exc))
+            row.status, row.retry_at = StepStatus.UNDO_RETRY_WAIT, self.clock() + _seconds(delay)
+            event = Event("undo.retry", step.name, row.undo_attempts, {**detail, "delay_s": delay})
+            return await self._commit(saga, row, event)
+        row.status, row.finished_at = StepStatus.COMPENSATION_FAILED, self.clock()
+        return await self._commit(
+            saga, row, Event("undo.failed", step.name, row.undo_attempts, detail)
+        )
+
+    async def _finish(self, saga: SagaState, status: SagaStatus) -> bool:
+        saga.status, saga.finished_at = status, self.clock()
+        notify = () if status is SagaStatus.SUCCEEDED else (FAILURE_NOTICE,)
+        if not await self._commit(saga, None, Event(f"saga.{status.value}"), notify=notify):
+            return False
+        if self.on_finish is not None:
+            try:
+                await self.on_finish(saga)
+            except Exception:  # the outbox keeps the notice; delivery is retried later
+                log.exception("on_finish hook failed for saga %s", saga.id)
+        return True
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+
+    def _claim(self, row: StepState, status: StepStatus) -> None:
+        now = self.clock()
+        row.status, row.retry_at = status, None
+        row.started_at = row.started_at or now
+        row.lease_until = now + _seconds(self.lease_s)
+
+    async def _commit(
+        self, saga: SagaState, row: StepState | None, *events: Event, notify: tuple[str, ...] = ()
+    ) -> bool:
+        now = self.clock()
+        expected = saga.version
+        saga.version += 1
+        saga.updated_at = now
+        saga.wake_at = _wake_at(saga, now)
+        steps = (row,) if row is not None else ()
+        change = Change(saga, expected, steps, tuple(events), notify)
+        return await self.store.apply(change)
+
+    def _context(self, saga: SagaState, flow: Flow[Any, Any]) -> StepContext[Any]:
+        outputs = {
+            step.name: from_json(step.output, row.output)
+            for step, row in zip(flow.steps, saga.steps, strict=True)
+            if row.output is not None
+        }
+        return StepContext(saga.id, from_json(flow.input_type, saga.input), outputs)
+
+    def _bound(self, flow_name: str) -> BoundFlow:
+        try:
+            return self.flows[flow_name]
+        except KeyError:
+            raise FlowNotFound(flow_name) from None
+
+    def _undo_specs(self, flow: Flow[Any, Any]) -> list[UndoSpec]:
+        specs = self._specs.get(flow.name)
+        if specs is None:
+            specs = [
+                UndoSpec(
+                    undo=s.undo is not None, find=s.find is not None, irreversible=s.irreversible
+                )
+                for s in flow.steps
+            ]
+            self._specs[flow.name] = specs
+        return specs
+
+    def _check_steps(self, saga: SagaState, flow: Flow[Any, Any]) -> None:
+        for row, step in zip(saga.steps, flow.steps, strict=False):
+            if row.name != step.name:
+                raise StepMismatch(str(saga.id), row.index, row.name, step.name)
+        if len(saga.steps) != len(flow.steps):
+            raise StepMismatch(str(saga.id), len(saga.steps), "?", "?")
+
+    def _seconds_until(self, at: datetime) -> float:
+        return max(0.0, (at - self.clock()).total_seconds())
+
+
+def _wake_at(saga: SagaState, now: datetime) -> datetime | None:
+    """When a worker must next look at this saga: the backoff's end, the lease's end, or now."""
+    if saga.status.terminal:
+        return None
+    for row in saga.steps:
+        if row.status in (StepStatus.RUNNING, StepStatus.COMPENSATING) and row.lease_until:
+            return row.lease_until
+        if row.status in (StepStatus.RETRY_WAIT, StepStatus.UNDO_RETRY_WAIT) and row.retry_at:
+            return row.retry_at
+    return now
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
+def _message(exc: Exception) -> str:
+    text = exc.message if isinstance(exc, CrmError) else str(exc)
+    return text or type(exc).__name__
+
+
+def _code(exc: Exception) -> str | None:
+    return exc.code if isinstance(exc, CrmError) else type(exc).__name__
+
+
+def _retry_after(exc: Exception) -> float | None:
+    return exc.retry_after if isinstance(exc, RateLimited) else None
+
+
+def _record_id(output: object) -> str | None:
+    value = getattr(output, "id", None)
+    return value if isinstance(value, str) else None

@@ -1,0 +1,137 @@
+"""Fault injection for the Zoho sandbox: "the next N calls to module M fail / are delayed".
+
+Used from Python (`state.faults.fail("Quotes", status=500)`) or over HTTP (`POST /__sandbox__/faults`
+with a `Fault` as JSON). Only record-API calls (`/crm/v7|v8/...`) count as calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Operation = Literal["create", "get", "delete", "search"]
+
+DEFAULT_CODES = {
+    400: "INVALID_DATA",
+    401: "INVALID_TOKEN",
+    403: "NO_PERMISSION",
+    404: "INVALID_URL_PATTERN",
+    429: "TOO_MANY_REQUESTS",
+}
+DEFAULT_MESSAGES = {
+    "INVALID_DATA": "invalid data",
+    "MANDATORY_NOT_FOUND": "required field not found",
+    "DUPLICATE_DATA": "duplicate data",
+    "INTERNAL_ERROR": "Internal Server Error",
+    "TOO_MANY_REQUESTS": "too many requests",
+    "INVALID_TOKEN": "invalid oauth token",
+    "NO_PERMISSION": "permission denied",
+}
+
+
+class Fault(BaseModel):
+    """One scripted misbehaviour. `status` None means "delay only, then serve normally"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    module: str | None = None  # None: any module
+    operation: Operation | None = None  # None: any operation
+    times: int = Field(default=1, ge=1)
+    status: int | None = Field(default=None, ge=400, le=599)
+    code: str | None = None  # default from the status: 500 INTERNAL_ERROR, 429 TOO_MANY_REQUESTS …
+    message: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    retry_after: str | None = None  # sent as the Retry-After header (429)
+    delay_s: float = Field(default=0.0, ge=0.0, le=120.0)
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Fault:
+        if self.status is None and self.delay_s == 0.0:
+            raise ValueError("a fault needs a status or a delay_s")
+        return self
+
+    def matches(self, module: str, operation: Operation) -> bool:
+        return (self.module is None or self.module == module) and (
+            self.operation is None or self.operation == operation
+        )
+
+
+class FaultPlan:
+    """The pending faults, consumed in the order they were added (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Fault, int]] = []  # fault, calls it still applies to
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._pending.append((fault, fault.times))
+
+    def fail(
+        self,
+        module: str | None,
+        *,
+        status: int,
+        code: str | None = None,
+        operation: Operation | None = None,
+        times: int = 1,
+        retry_after: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """The next `times` calls to `module` (and `operation`) answer `status` with `code`."""
+        self.add(
+            Fault(
+                module=module,
+                operation=operation,
+                times=times,
+                status=status,
+                code=code,
+                retry_after=retry_after,
+                details=details or {},
+            )
+        )
+
+    def delay(
+        self,
+        seconds: float,
+        *,
+        module: str | None = None,
+        operation: Operation | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next `times` matching calls wait `seconds`, then are served normally."""
+        self.add(Fault(module=module, operation=operation, times=times, delay_s=seconds))
+
+    def take(self, module: str, operation: Operation) -> Fault | None:
+        """The first pending fault for this call, counting the call against it."""
+        with self._lock:
+            for index, (fault, left) in enumerate(self._pending):
+                if fault.matches(module, operation):
+                    if left > 1:
+                        self._pending[index] = (fault, left - 1)
+                    else:
+                        del self._pending[index]
+                    return fault
+        return None
+
+    def pending(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [fault.model_dump() | {"remaining": left} for fault, left in self._pending]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pending.clear()
+
+
+def fault_reply(fault: Fault) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, Zoho body and headers for a failing fault: per-record envelope for 400,
+    top-level envelope otherwise."""
+    status = fault.status or 500
+    code = fault.code or DEFAULT_CODES.get(status, "INTERNAL_ERROR")
+    message = fault.message or DEFAULT_MESSAGES.get(code, code.lower().replace("_", " "))
+    entry = {"code": code, "details": dict(fault.details), "message": message, "status": "error"}
+    headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+    body: dict[str, Any] = {"data": [entry]} if status == 400 else entry
+    return status, body, headers
