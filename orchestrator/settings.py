@@ -6,14 +6,14 @@ Only entry points, bootstrap and tests call get_settings(). docs/configuration.m
 from __future__ import annotations
 
 import functools
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./salesaga.db"
 DEFAULT_BROKER_URL = "memory://"
-SANDBOX_MARK = "sandbox"  # ZOHO_API_DOMAIN=sandbox: use the built-in Zoho sandbox
+SANDBOX_PATH = "/zoho-sandbox"  # where the API mounts the built-in Zoho sandbox
 
 
 class Settings(BaseSettings):
@@ -25,8 +25,10 @@ class Settings(BaseSettings):
     operator_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     port: int = 8000
 
-    zoho_accounts_url: str = "https://accounts.zoho.com"
-    zoho_api_domain: str = "https://www.zohoapis.com"
+    # Without ZOHO_CLIENT_ID and ZOHO_REFRESH_TOKEN the built-in sandbox is the CRM: it is served
+    # by `salesaga serve`/`dev` under /zoho-sandbox, and these URLs default to it.
+    zoho_accounts_url: str = ""
+    zoho_api_domain: str = ""
     zoho_api_version: str = "v7"
     zoho_client_id: str = ""
     zoho_client_secret: SecretStr = SecretStr("")
@@ -38,6 +40,8 @@ class Settings(BaseSettings):
     zoho_deal_pipeline: str = ""  # set when the org's Deals layout has pipelines enabled
     zoho_closing_days: int = 30
 
+    mail_backend: Literal["smtp", "sink"] = "smtp"  # sink: keep e-mails in MAIL_SINK_DIR
+    mail_sink_dir: str = ".salesaga/mail"
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_username: str = ""
@@ -61,6 +65,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    log_level: str = "INFO"
+    log_json: bool = True
+    worker_concurrency: int = 4
+
+    @property
+    def sandbox_url(self) -> str:
+        """Where the built-in Zoho sandbox answers when this service serves it."""
+        return f"http://127.0.0.1:{self.port}{SANDBOX_PATH}"
 
     @property
     def zoho_configured(self) -> bool:

@@ -90,7 +90,9 @@ async def test_timeout_after_the_crm_committed_adopts_the_record():
     saga = await run_to_end(ZOHO_SALE, ORDER, crm, store=store)
     assert saga.status is SagaStatus.SUCCEEDED
     assert crm.kinds() == ALL  # exactly one quote: the retry found the first one
-    adopted = [e for e in store.events[saga.id] if e.kind == "step.succeeded" and e.detail["adopted"]]
+    adopted = [
+        e for e in store.events[saga.id] if e.kind == "step.succeeded" and e.detail["adopted"]
+    ]
     assert [e.step for e in adopted] == ["create_quote"]
 
 

@@ -1,7 +1,7 @@
 """Fault injection for the Zoho sandbox: "the next N calls to module M fail / are delayed".
 
-Used from Python (`state.faults.fail("Quotes", status=500)`) or over HTTP (`POST /__sandbox__/faults`
-with a `Fault` as JSON). Only record-API calls (`/crm/v7|v8/...`) count as calls.
+Used from Python (`state.faults.fail("Quotes", status=500)`) or over HTTP
+(`POST /__sandbox__/faults` with a `Fault` as JSON). Only record-API calls (`/crm/v7|v8/…`) count.
 """
 
 from __future__ import annotations

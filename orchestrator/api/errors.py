@@ -1,0 +1,75 @@
+"""API errors and the handlers that turn every failure into a JSON body (never a stack trace)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException
+
+from orchestrator.api.auth import AuthError
+
+log = logging.getLogger("orchestrator.api")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+def error_body(message: str) -> dict[str, str]:
+    return {"status": "error", "message": message}
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    if exc.status < 500:
+        log.warning("rejected %s %s: %s", request.method, request.url.path, exc.message)
+    return JSONResponse(error_body(exc.message), exc.status)
+
+
+async def _auth_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AuthError)
+    log.warning("refused %s %s: %s", request.method, request.url.path, exc.message)
+    return JSONResponse(error_body(exc.message), exc.status)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": ("request",), "msg": "invalid"}
+    field = ".".join(str(part) for part in first["loc"][1:]) or str(first["loc"][0])
+    message = f"{field}: {first['msg']}"
+    log.warning("rejected %s %s: %s", request.method, request.url.path, message)
+    return JSONResponse(error_body(message), 400)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse(error_body(str(exc.detail)), exc.status_code)
+
+
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    log.error("database unavailable during %s %s: %s", request.method, request.url.path,
+              type(exc).__name__)  # fmt: skip
+    return JSONResponse(error_body("The service's database is unavailable; try again."), 503)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(error_body("Internal error."), 500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(AuthError, _auth_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(DBAPIError, _database_down)
+    app.add_exception_handler(Exception, _unexpected)

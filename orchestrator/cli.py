@@ -1,0 +1,142 @@
+"""The `salesaga` command: serve | worker | dev | sagas list/show.
+
+An entry point: it reads settings and builds the app, the worker or a store for inspection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from typing import Annotated, Any
+
+import typer
+
+from orchestrator.settings import Settings, get_settings
+
+cli = typer.Typer(help="Transactional sales orchestration: sagas over CRMs.", no_args_is_help=True)
+sagas_cli = typer.Typer(help="Inspect sagas (local database, or SALESAGA_URL with an API key).")
+cli.add_typer(sagas_cli, name="sagas")
+
+# Development defaults of `salesaga dev` only, documented in the README: not secrets.
+DEV_CLIENT_KEY = "dev-client-key"
+DEV_OPERATOR_KEY = "dev-operator-key"
+
+
+@cli.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port (default: PORT or 8000)")] = None,
+) -> None:
+    """Run the HTTP API (uvicorn). Workers run separately: `salesaga worker`."""
+    import uvicorn
+
+    from orchestrator.api.app import create_app
+    from orchestrator.logging import configure_logging
+    from workers.celery_app import dispatch
+
+    settings = _with_port(get_settings(), port)
+    configure_logging(settings)
+    uvicorn.run(create_app(settings, dispatch), host="0.0.0.0", port=settings.port, log_config=None)
+
+
+@cli.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Worker processes")] = None,
+    beat: Annotated[bool, typer.Option(help="Also run the periodic recovery sweeps")] = True,
+    loglevel: Annotated[str, typer.Option()] = "INFO",
+) -> None:
+    """Run a Celery worker (same as `celery -A workers worker`). With several workers, give
+    --beat to exactly one of them."""
+    from orchestrator.logging import configure_logging
+    from workers.celery_app import app
+
+    settings = get_settings()
+    configure_logging(settings)
+    argv = ["worker", f"--loglevel={loglevel}",
+            f"--concurrency={concurrency or settings.worker_concurrency}"]  # fmt: skip
+    app.worker_main([*argv, "--beat"] if beat else argv)
+
+
+@cli.command()
+def dev(
+    port: Annotated[int | None, typer.Option(help="Port (default: PORT or 8000)")] = None,
+) -> None:
+    """API, worker and Zoho sandbox in one process on embedded defaults: a SQLite file,
+    the in-process broker, e-mails written to .salesaga/mail/."""
+    import uvicorn
+
+    from orchestrator.api.app import create_app
+    from orchestrator.logging import configure_logging
+    from workers.celery_app import dispatch
+    from workers.embedded import embedded_worker
+
+    settings = _dev_settings(_with_port(get_settings(), port))
+    configure_logging(settings)
+    with embedded_worker(settings, concurrency=settings.worker_concurrency):
+        typer.echo(f"salesaga dev on http://127.0.0.1:{settings.port}  (keys: see README)")
+        typer.echo(f"e-mails are written to {settings.mail_sink_dir}/")
+        app = create_app(settings, dispatch)
+        uvicorn.run(app, host="127.0.0.1", port=settings.port, log_config=None)
+
+
+@sagas_cli.command("list")
+def sagas_list(
+    status: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option()] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Newest sagas first."""
+    from orchestrator.cli_view import fetch_list, print_list
+
+    page = asyncio.run(fetch_list(get_settings(), _remote(), status=status, limit=limit))
+    typer.echo(json.dumps(page, indent=2)) if as_json else print_list(page)
+
+
+@sagas_cli.command("show")
+def sagas_show(saga_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """One saga: status, steps, record ids, events."""
+    from orchestrator.cli_view import fetch_one, print_one
+
+    try:
+        uuid.UUID(saga_id)
+    except ValueError:
+        raise typer.BadParameter("ID must be a saga UUID", param_hint="ID") from None
+    saga = asyncio.run(fetch_one(get_settings(), _remote(), saga_id))
+    if saga is None:
+        typer.echo(f"no saga {saga_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(saga, indent=2)) if as_json else print_one(saga)
+
+
+def _remote() -> tuple[str, str] | None:
+    url = os.environ.get("SALESAGA_URL")
+    if not url:
+        return None
+    key = os.environ.get("SALESAGA_API_KEY", "")
+    if not key:
+        raise typer.BadParameter("SALESAGA_URL needs SALESAGA_API_KEY too")
+    return url.rstrip("/"), key
+
+
+def _with_port(settings: Settings, port: int | None) -> Settings:
+    return settings.model_copy(update={"port": port}) if port else settings
+
+
+def _dev_settings(settings: Settings) -> Settings:
+    changes: dict[str, Any] = {}
+    if "MAIL_BACKEND" not in os.environ:
+        changes["mail_backend"] = "sink"
+    if not settings.api_keys:
+        changes["api_keys"] = Settings(api_keys=DEV_CLIENT_KEY).api_keys  # type: ignore[arg-type]
+    if not settings.operator_api_keys:
+        changes["operator_api_keys"] = Settings(
+            operator_api_keys=DEV_OPERATOR_KEY  # type: ignore[arg-type]
+        ).operator_api_keys
+    if "LOG_JSON" not in os.environ:
+        changes["log_json"] = False
+    return settings.model_copy(update=changes)
+
+
+def main() -> None:
+    cli()

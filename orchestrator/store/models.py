@@ -1,0 +1,144 @@
+"""The state tables (SQLModel): saga, saga_step, saga_event, outbox, crm_token.
+
+At any moment these rows tell exactly where every saga is; a broker message only says "look at X".
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no offset of its own)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, _dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _time(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(UtcDateTime(), nullable=nullable, index=index))
+
+
+def _json() -> Any:
+    return Field(default=None, sa_column=sa.Column(sa.JSON(), nullable=True))
+
+
+class SagaRow(SQLModel, table=True):
+    __tablename__ = "saga"
+    __table_args__ = (
+        # Only live sagas are ever scanned for work; terminal ones have wake_at NULL.
+        sa.Index(
+            "ix_saga_wake_at_live",
+            "wake_at",
+            postgresql_where=sa.text("wake_at IS NOT NULL"),
+            sqlite_where=sa.text("wake_at IS NOT NULL"),
+        ),
+    )
+
+    id: uuid.UUID = Field(primary_key=True)
+    flow: str = Field(index=True, max_length=100)
+    status: str = Field(index=True, max_length=32)
+    input: Any = _json()
+    version: int = 0
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    failed_step: str | None = Field(default=None, max_length=100)
+    idempotency_key: str | None = Field(default=None, unique=True, max_length=255)
+    request_hash: str | None = Field(default=None, max_length=64)
+    subject: str | None = Field(default=None, index=True, max_length=255)
+    created_at: datetime = _time(nullable=False, index=True)
+    updated_at: datetime = _time(nullable=False)
+    finished_at: datetime | None = _time()
+    wake_at: datetime | None = _time()
+
+
+class SagaStepRow(SQLModel, table=True):
+    __tablename__ = "saga_step"
+
+    saga_id: uuid.UUID = Field(foreign_key="saga.id", primary_key=True)
+    index: int = Field(primary_key=True)
+    name: str = Field(max_length=100)
+    status: str = Field(max_length=32)
+    attempts: int = 0
+    undo_attempts: int = 0
+    output: Any = _json()
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    error_code: str | None = Field(default=None, max_length=100)
+    maybe_created: bool = False
+    started_at: datetime | None = _time()
+    finished_at: datetime | None = _time()
+    lease_until: datetime | None = _time()
+    retry_at: datetime | None = _time()
+
+
+class SagaEventRow(SQLModel, table=True):
+    """Append-only: every transition of every saga, with who caused it."""
+
+    __tablename__ = "saga_event"
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+    )
+    saga_id: uuid.UUID = Field(foreign_key="saga.id", index=True)
+    at: datetime = _time(nullable=False)
+    kind: str = Field(max_length=64)
+    step: str | None = Field(default=None, max_length=100)
+    attempt: int | None = None
+    actor: str = Field(default="engine", max_length=100)
+    detail: Any = _json()
+
+
+class OutboxRow(SQLModel, table=True):
+    """A notification written with the state change that caused it; delivered until sent."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+    )
+    saga_id: uuid.UUID = Field(foreign_key="saga.id", index=True)
+    kind: str = Field(max_length=64)
+    status: str = Field(default="pending", index=True, max_length=16)  # pending|sending|sent
+    recipient: str | None = Field(default=None, max_length=255)
+    subject: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    body_text: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    created_at: datetime = _time(nullable=False)
+    next_attempt_at: datetime | None = _time(index=True)
+    sent_at: datetime | None = _time()
+
+
+class CrmTokenRow(SQLModel, table=True):
+    """The one shared access token per CRM credential (never logged)."""
+
+    __tablename__ = "crm_token"
+
+    key: str = Field(primary_key=True, max_length=255)
+    value: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    expires_at: float

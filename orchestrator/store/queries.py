@@ -1,0 +1,97 @@
+"""Read-side queries for the API, CLI and console: one saga in full, and filtered lists."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orchestrator.saga.state import SagaState
+from orchestrator.store.sql_store import EVENT, OUTBOX, SAGA, load_saga
+
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class SagaDetail:
+    saga: SagaState
+    events: list[dict[str, Any]]
+    notifications: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class SagaFilter:
+    status: str | None = None
+    flow: str | None = None
+    subject: str | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SagaPage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+async def saga_status(db: AsyncEngine, saga_id: uuid.UUID) -> str | None:
+    async with db.connect() as conn:
+        value = await conn.scalar(sa.select(SAGA.c.status).where(SAGA.c.id == saga_id))
+    return str(value) if value is not None else None
+
+
+async def saga_detail(db: AsyncEngine, saga_id: uuid.UUID) -> SagaDetail | None:
+    async with db.connect() as conn:
+        saga = await load_saga(conn, saga_id)
+        if saga is None:
+            return None
+        events = await conn.execute(
+            sa.select(EVENT).where(EVENT.c.saga_id == saga_id).order_by(EVENT.c.id)
+        )
+        mails = await conn.execute(
+            sa.select(OUTBOX).where(OUTBOX.c.saga_id == saga_id).order_by(OUTBOX.c.id)
+        )
+        return SagaDetail(
+            saga, [dict(row) for row in events.mappings()], [dict(row) for row in mails.mappings()]
+        )
+
+
+async def list_sagas(db: AsyncEngine, where: SagaFilter) -> SagaPage:
+    """Newest first; `cursor` continues after the last item of the previous page."""
+    columns = (SAGA.c.id, SAGA.c.flow, SAGA.c.status, SAGA.c.subject, SAGA.c.error,
+               SAGA.c.failed_step, SAGA.c.created_at, SAGA.c.finished_at)  # fmt: skip
+    query = sa.select(*columns).order_by(SAGA.c.created_at.desc(), SAGA.c.id.desc())
+    for column, value in ((SAGA.c.status, where.status), (SAGA.c.flow, where.flow),
+                          (SAGA.c.subject, where.subject)):  # fmt: skip
+        if value:
+            query = query.where(column == value)
+    if where.cursor:
+        at, last_id = decode_cursor(where.cursor)
+        query = query.where(
+            sa.or_(SAGA.c.created_at < at, sa.and_(SAGA.c.created_at == at, SAGA.c.id < last_id))
+        )
+    limit = max(1, min(where.limit, MAX_PAGE))
+    async with db.connect() as conn:
+        rows = [dict(row) for row in (await conn.execute(query.limit(limit + 1))).mappings()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
+    return SagaPage(rows, cursor)
+
+
+def encode_cursor(at: datetime, saga_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{saga_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Raises ValueError for a cursor this service did not make."""
+    try:
+        at, saga_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(at), uuid.UUID(saga_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("cursor is not valid") from exc

@@ -1,0 +1,151 @@
+"""SqlSagaStore: the SagaStore port on SQL. One transaction per change, compare-and-set on version.
+
+Core statements on the SQLModel tables rather than ORM sessions: a step costs two short
+transactions (claim, record) and nothing else.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from orchestrator.saga.ports import DuplicateIdempotencyKey
+from orchestrator.saga.state import Change, Event, SagaState, SagaStatus, StepState, StepStatus
+from orchestrator.store.models import OutboxRow, SagaEventRow, SagaRow, SagaStepRow
+
+SAGA = SagaRow.__table__  # type: ignore[attr-defined]
+STEP = SagaStepRow.__table__  # type: ignore[attr-defined]
+EVENT = SagaEventRow.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
+
+_SAGA_FIELDS = (
+    "flow", "status", "input", "version", "error", "failed_step", "idempotency_key",
+    "request_hash", "subject", "created_at", "updated_at", "finished_at", "wake_at",
+)  # fmt: skip
+_STEP_FIELDS = (
+    "name", "status", "attempts", "undo_attempts", "output", "error", "error_code",
+    "maybe_created", "started_at", "finished_at", "lease_until", "retry_at",
+)  # fmt: skip
+
+
+class SqlSagaStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(self, saga: SagaState, event: Event) -> None:
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(sa.insert(SAGA), [saga_values(saga)])
+                await conn.execute(sa.insert(STEP), [_step_values(saga.id, s) for s in saga.steps])
+                await conn.execute(sa.insert(EVENT), [_event_values(saga, event)])
+        except IntegrityError:
+            existing = (
+                await self.find_by_key(saga.idempotency_key) if saga.idempotency_key else None
+            )
+            if existing is None:
+                raise
+            raise DuplicateIdempotencyKey(existing) from None
+
+    async def find_by_key(self, key: str) -> uuid.UUID | None:
+        async with self._engine.connect() as conn:
+            found = await conn.scalar(sa.select(SAGA.c.id).where(SAGA.c.idempotency_key == key))
+        return found if isinstance(found, uuid.UUID) else None
+
+    async def load(self, saga_id: uuid.UUID) -> SagaState | None:
+        async with self._engine.connect() as conn:
+            return await load_saga(conn, saga_id)
+
+    async def apply(self, change: Change) -> bool:
+        saga = change.saga
+        async with self._engine.begin() as conn:
+            updated = await conn.execute(
+                sa.update(SAGA)
+                .where(SAGA.c.id == saga.id, SAGA.c.version == change.expected_version)
+                .values(saga_values(saga, with_id=False))
+            )
+            if updated.rowcount != 1:
+                await conn.rollback()
+                return False
+            for step in change.steps:
+                await conn.execute(
+                    sa.update(STEP)
+                    .where(STEP.c.saga_id == saga.id, STEP.c.index == step.index)
+                    .values(_step_values(saga.id, step, with_key=False))
+                )
+            if change.events:
+                await conn.execute(
+                    sa.insert(EVENT), [_event_values(saga, e) for e in change.events]
+                )
+            if change.notify:
+                rows = [_outbox_values(saga, kind) for kind in change.notify]
+                await conn.execute(sa.insert(OUTBOX), rows)
+        return True
+
+    async def due(self, now: datetime, limit: int) -> Sequence[uuid.UUID]:
+        query = (
+            sa.select(SAGA.c.id)
+            .where(SAGA.c.wake_at.is_not(None), SAGA.c.wake_at <= now)
+            .order_by(SAGA.c.wake_at)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return list((await conn.scalars(query)).all())
+
+
+async def load_saga(conn: AsyncConnection, saga_id: uuid.UUID) -> SagaState | None:
+    row = (await conn.execute(sa.select(SAGA).where(SAGA.c.id == saga_id))).mappings().first()
+    if row is None:
+        return None
+    steps = await conn.execute(
+        sa.select(STEP).where(STEP.c.saga_id == saga_id).order_by(STEP.c.index)
+    )
+    saga = SagaState(id=row["id"], **{k: row[k] for k in _SAGA_FIELDS})
+    saga.status = SagaStatus(row["status"])
+    saga.steps = [_step_state(m) for m in steps.mappings()]
+    return saga
+
+
+def saga_values(saga: SagaState, *, with_id: bool = True) -> dict[str, Any]:
+    values = {name: getattr(saga, name) for name in _SAGA_FIELDS}
+    values["status"] = saga.status.value
+    if with_id:
+        values["id"] = saga.id
+    return values
+
+
+def _step_values(saga_id: uuid.UUID, step: StepState, *, with_key: bool = True) -> dict[str, Any]:
+    values = {name: getattr(step, name) for name in _STEP_FIELDS}
+    values["status"] = step.status.value
+    if with_key:
+        values.update(saga_id=saga_id, index=step.index)
+    return values
+
+
+def _step_state(row: Any) -> StepState:
+    step = StepState(index=row["index"], **{k: row[k] for k in _STEP_FIELDS})
+    step.status = StepStatus(row["status"])
+    return step
+
+
+def _event_values(saga: SagaState, event: Event) -> dict[str, Any]:
+    return {
+        "saga_id": saga.id,
+        "at": saga.updated_at,
+        "kind": event.kind,
+        "step": event.step,
+        "attempt": event.attempt,
+        "actor": event.actor,
+        "detail": event.detail or None,
+    }
+
+
+def _outbox_values(saga: SagaState, kind: str) -> dict[str, Any]:
+    at = saga.updated_at
+    return {"saga_id": saga.id, "kind": kind, "status": "pending", "attempts": 0,
+            "created_at": at, "next_attempt_at": at}  # fmt: skip

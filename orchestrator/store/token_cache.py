@@ -1,0 +1,53 @@
+"""SqlTokenCache: the shared CRM access token in the state database, refreshed by one process.
+
+PostgreSQL serialises refreshes across processes with a transaction-scoped advisory lock; SQLite
+is the single-process embedded default, where the in-process lock is enough.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from orchestrator.crm.tokens import CachedToken, Fetch
+from orchestrator.store.models import CrmTokenRow
+
+TOKEN = CrmTokenRow.__table__  # type: ignore[attr-defined]
+
+
+class SqlTokenCache:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._local = asyncio.Lock()
+
+    async def get(self, key: str) -> CachedToken | None:
+        async with self._engine.connect() as conn:
+            return await _read(conn, key)
+
+    async def refresh(self, key: str, fetch: Fetch, *, stale: str | None) -> CachedToken:
+        async with self._local, self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                lock_id = zlib.crc32(key.encode())  # stable across processes, unlike hash()
+                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+            current = await _read(conn, key)
+            if current is not None and current.fresh() and current.value != stale:
+                return current  # another process refreshed while we waited for the lock
+            token = await fetch()
+            await _write(conn, key, token, exists=current is not None)
+            return token
+
+
+async def _read(conn: AsyncConnection, key: str) -> CachedToken | None:
+    row = (await conn.execute(sa.select(TOKEN).where(TOKEN.c.key == key))).mappings().first()
+    return CachedToken(row["value"], row["expires_at"]) if row is not None else None
+
+
+async def _write(conn: AsyncConnection, key: str, token: CachedToken, *, exists: bool) -> None:
+    values = {"value": token.value, "expires_at": token.expires_at}
+    if exists:
+        await conn.execute(sa.update(TOKEN).where(TOKEN.c.key == key).values(values))
+    else:
+        await conn.execute(sa.insert(TOKEN).values(key=key, **values))

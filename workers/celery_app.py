@@ -1,0 +1,99 @@
+"""Celery app for `celery -A workers worker` and `salesaga worker`: broker wiring, the periodic
+sweeps, and one async runtime (event loop + Deps) per worker thread.
+
+An entry point: it reads settings at import because Celery needs the app at module level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from celery import Celery
+
+from orchestrator.bootstrap import Deps, build_deps
+from orchestrator.settings import Settings, get_settings
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+RECOVER_EVERY_S = 15.0
+ADVANCE_TASK = "saga.advance"
+
+
+def make_celery(settings: Settings) -> Celery:
+    celery = Celery("salesaga", broker=settings.broker_url, include=["workers.tasks"])
+    celery.conf.update(
+        task_acks_late=True,  # a step cut off by a crash comes again (it finds its own marker)
+        worker_prefetch_multiplier=1,  # a busy process holds at most one extra message
+        task_ignore_result=True,  # outcomes live in the state table, not in a result backend
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        # The in-process broker polls; 10 ms keeps a dev saga's steps close together.
+        broker_transport_options={"polling_interval": 0.01, "visibility_timeout": 3600},
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "saga.recover": {"task": "saga.recover", "schedule": RECOVER_EVERY_S},
+            "mail.flush_outbox": {"task": "mail.flush_outbox", "schedule": RECOVER_EVERY_S},
+        },
+    )
+    return celery
+
+
+app = make_celery(get_settings())
+_configured: Settings | None = None
+
+
+def configure(settings: Settings) -> None:
+    """Point the app and the runtimes built from now on at other settings (dev mode, tests)."""
+    global _configured
+    _configured = settings
+    app.conf.broker_url = settings.broker_url
+
+
+class Runtime:
+    """One event loop and one set of adapters per worker thread: the pooled httpx client,
+    the Zoho token and the DB engine survive from one task to the next."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._runner = asyncio.Runner()
+        self.deps: Deps = self._runner.run(build_deps(settings))
+
+    def call(
+        self, fn: Callable[Concatenate[Deps, P], Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        return self._runner.run(fn(self.deps, *args, **kwargs))
+
+    def close(self) -> None:
+        self._runner.run(self.deps.aclose())
+        self._runner.close()
+
+
+_local = threading.local()
+
+
+def runtime() -> Runtime:
+    # Built lazily inside the task, i.e. in the forked child or the worker thread, never in
+    # the prefork parent (a loop or a connection pool must not cross a fork).
+    current: Runtime | None = getattr(_local, "runtime", None)
+    if current is None:
+        current = _local.runtime = Runtime(_configured or get_settings())
+    return current
+
+
+def close_runtime() -> None:
+    """Close this thread's runtime (worker shutdown, tests)."""
+    current: Runtime | None = getattr(_local, "runtime", None)
+    if current is not None:
+        _local.runtime = None
+        current.close()
+
+
+def dispatch(saga_id: uuid.UUID, delay_s: float = 0.0) -> None:
+    """Send `saga.advance` for this saga (the Dispatcher used by the API and the tasks)."""
+    options: dict[str, Any] = {"countdown": delay_s} if delay_s > 0 else {}
+    app.send_task(ADVANCE_TASK, args=[str(saga_id)], **options)

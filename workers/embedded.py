@@ -1,0 +1,51 @@
+"""A Celery worker inside the current process (threads pool), plus the periodic sweeps.
+
+For `salesaga dev` (with the in-process broker) and for integration tests (with Redis): the same
+tasks, the same broker protocol, no separate process to manage.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from celery.contrib.testing.worker import start_worker
+
+from orchestrator.settings import Settings
+from workers.celery_app import RECOVER_EVERY_S, app, configure
+
+SWEEPS = ("saga.recover", "mail.flush_outbox")
+
+
+@contextmanager
+def embedded_worker(
+    settings: Settings, *, concurrency: int = 4, sweep_every_s: float | None = RECOVER_EVERY_S
+) -> Iterator[None]:
+    """Run a worker (and, unless sweep_every_s is None, the recovery sweeps) until exit."""
+    configure(settings)
+    stop = threading.Event()
+    sweeper = threading.Thread(target=_sweep, args=(stop, sweep_every_s), daemon=True)
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=concurrency,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=30.0,
+    ):
+        if sweep_every_s is not None:
+            sweeper.start()
+        try:
+            yield
+        finally:
+            stop.set()
+
+
+def _sweep(stop: threading.Event, every_s: float) -> None:
+    # Start-up counts as a sweep: sagas left running by a previous process are taken up at once.
+    while True:
+        for task in SWEEPS:
+            app.send_task(task)
+        if stop.wait(every_s):
+            return

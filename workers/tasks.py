@@ -1,0 +1,63 @@
+"""Celery tasks: thin shells that carry a saga id to the engine and schedule its next wake-up.
+
+Like a web view: decode the message, call the engine, map the outcome. No business rules here.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from orchestrator.bootstrap import Deps
+from orchestrator.saga.engine import Wakeup
+from orchestrator.saga.errors import SagaNotFound
+from workers.celery_app import app, dispatch, runtime
+
+log = logging.getLogger(__name__)
+
+MAX_COUNTDOWN_S = 300.0  # far below the broker's visibility timeout; longer waits: recover()
+
+
+async def _advance(deps: Deps, saga_id: uuid.UUID) -> Wakeup | None:
+    return await deps.engine.advance(saga_id)
+
+
+@app.task(name="saga.advance")  # type: ignore[untyped-decorator]
+def advance(saga_id: str) -> None:
+    """Make the saga's due moves, then schedule the next one.
+
+    Safe to receive twice: the engine claims the step row in SQL before any CRM call and a
+    retried step looks for its earlier effect by marker, so a redelivery never duplicates.
+    """
+    try:
+        wakeup = runtime().call(_advance, uuid.UUID(saga_id))
+    except SagaNotFound:
+        log.error("saga.advance for unknown saga %s dropped", saga_id)
+        return
+    if wakeup is not None and wakeup.after_s <= MAX_COUNTDOWN_S:
+        dispatch(uuid.UUID(saga_id), wakeup.after_s)
+
+
+async def _due(deps: Deps) -> list[uuid.UUID]:
+    return list(await deps.engine.due())
+
+
+@app.task(name="saga.recover")  # type: ignore[untyped-decorator]
+def recover() -> int:
+    """Periodic: re-send `advance` for each saga the table says is due (lost message or worker)."""
+    due = runtime().call(_due)
+    for saga_id in due:
+        dispatch(saga_id)
+    if due:
+        log.info("saga.recover re-dispatched %d sagas", len(due))
+    return len(due)
+
+
+async def _flush(deps: Deps) -> int:
+    return await deps.outbox.deliver_due()
+
+
+@app.task(name="mail.flush_outbox")  # type: ignore[untyped-decorator]
+def flush_outbox() -> int:
+    """Periodic: deliver notifications whose first delivery failed (SMTP down)."""
+    return runtime().call(_flush)
