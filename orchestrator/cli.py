@@ -128,10 +128,10 @@ def _dev_settings(settings: Settings) -> Settings:
     if "MAIL_BACKEND" not in os.environ:
         changes["mail_backend"] = "sink"
     if not settings.api_keys:
-        changes["api_keys"] = Settings(api_keys=DEV_CLIENT_KEY).api_keys  # type: ignore[arg-type]
+        changes["api_keys"] = Settings(api_keys=DEV_CLIENT_KEY).api_keys
     if not settings.operator_api_keys:
         changes["operator_api_keys"] = Settings(
-            operator_api_keys=DEV_OPERATOR_KEY  # type: ignore[arg-type]
+            operator_api_keys=DEV_OPERATOR_KEY
         ).operator_api_keys
     if "LOG_JSON" not in os.environ:
         changes["log_json"] = False

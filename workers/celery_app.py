@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from celery import Celery
@@ -64,7 +64,10 @@ class Runtime:
         self.deps: Deps = self._runner.run(build_deps(settings))
 
     def call(
-        self, fn: Callable[Concatenate[Deps, P], Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+        self,
+        fn: Callable[Concatenate[Deps, P], Coroutine[Any, Any, T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
     ) -> T:
         return self._runner.run(fn(self.deps, *args, **kwargs))
 

@@ -6,7 +6,6 @@ of our value types both ways without a hand-written registry.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
@@ -14,9 +13,14 @@ from pydantic import TypeAdapter
 T = TypeVar("T")
 
 
-@functools.cache
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
 def _adapter(kind: type[Any]) -> TypeAdapter[Any]:
-    return TypeAdapter(kind)
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:  # building one costs milliseconds: once per type per process
+        adapter = _ADAPTERS[kind] = TypeAdapter(kind)
+    return adapter
 
 
 def to_json(kind: type[Any], value: object) -> Any:

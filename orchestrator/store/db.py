@@ -5,9 +5,11 @@ Plain URLs are accepted (`postgresql://…`, `sqlite:///file.db`) and given the 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
@@ -52,7 +54,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+SCHEMA_LOCK_ID = 0x5A1E5A6A  # any constant; serialises schema creation across processes
+
+
 async def create_schema(engine: AsyncEngine) -> None:
-    """Create missing tables (schema migrations with alembic are a later issue)."""
-    async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all)
+    """Create missing tables (schema migrations with alembic are a later issue).
+
+    API and workers start together, so two processes may race here: PostgreSQL takes an
+    advisory lock; SQLite, which has none, tries again once the other writer is done.
+    """
+    for attempt in range(5):
+        try:
+            async with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    lock = sa.text("SELECT pg_advisory_xact_lock(:id)")
+                    await conn.execute(lock, {"id": SCHEMA_LOCK_ID})
+                await conn.run_sync(SQLModel.metadata.create_all)
+            return
+        except OperationalError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.1 * (attempt + 1))

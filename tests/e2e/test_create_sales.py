@@ -73,8 +73,10 @@ def test_deal_rejected_stops_with_nothing_written_and_mails_it(svc):
 
 
 def test_quote_rejected_deletes_the_deal_and_mails_its_id(svc):
-    svc.sandbox.state.faults.fail("Quotes", operation="create", status=400,
-                                  code="MANDATORY_NOT_FOUND", details={"api_name": "Subject"})  # fmt: skip
+    svc.sandbox.state.faults.fail(
+        "Quotes", operation="create", status=400, code="MANDATORY_NOT_FOUND",
+        details={"api_name": "Subject"},
+    )  # fmt: skip
     response = svc.create_sales()
     assert response.status_code == 500
     saga_id = response.json()["sagaId"]

@@ -23,6 +23,7 @@ from orchestrator.api.schemas import (
     describe_validation,
 )
 from orchestrator.crm.errors import CrmError, NotFound
+from orchestrator.crm.protocol import Account, SalesCrm
 from orchestrator.flows.zoho_sale import FLOW_NAME
 from orchestrator.saga.state import SagaStatus
 from orchestrator.store.queries import saga_status
@@ -41,13 +42,20 @@ async def get_contact(ctx: ContextDep, _role: ClientRole, email: str | None = No
         contact = await crm.find_contact_by_email(email)
         if contact is None:
             return JSONResponse({"status": "not_found", "message": "No record found."}, 404)
-        account = await crm.get_account(contact.account_id) if contact.account_id else None
-    except NotFound:
-        account = None  # the contact points at an account that no longer exists
+        account = await _account_or_none(crm, contact.account_id)
     except CrmError as exc:
         log.warning("getContact: CRM error %s (%s)", exc.code, exc.message)
         raise ApiError(502, "The CRM could not be reached; try again later.") from exc
     return JSONResponse(contact_body(contact, account))
+
+
+async def _account_or_none(crm: SalesCrm, account_id: str | None) -> Account | None:
+    if not account_id:
+        return None
+    try:
+        return await crm.get_account(account_id)
+    except NotFound:
+        return None  # the contact points at an account that no longer exists
 
 
 @router.post("/createSales")
@@ -66,9 +74,9 @@ async def _parse_order(request: Request) -> CreateSalesRequest:
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "Request body is not valid JSON.", field="body") from None
+        raise ApiError(400, "body is not valid JSON.", field="body") from None
     if not isinstance(body, dict):
-        raise ApiError(400, "Request body must be a JSON object.", field="body")
+        raise ApiError(400, "body must be a JSON object.", field="body")
     try:
         return CreateSalesRequest.model_validate(body)
     except ValidationError as exc:

@@ -93,7 +93,8 @@ def _api_domain(request: Request) -> str:
 
 @oauth.post("/oauth/v2/token")
 async def token(request: Request) -> Response:
-    """Refresh-token grant; params as query string or urlencoded form body. Errors come as 200."""
+    """Refresh-token grant; params as query string or urlencoded form body (not multipart).
+    Errors come as HTTP 200 with an `error` key, as Zoho's do."""
     params = dict(request.query_params)
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         params |= dict(parse_qsl((await request.body()).decode()))

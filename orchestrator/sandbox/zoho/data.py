@@ -178,10 +178,6 @@ class SandboxState:
         with self._lock:
             return self._tokens.get(token, 0.0) > time.time()
 
-    def token_expiry(self, token: str) -> float | None:
-        with self._lock:
-            return self._tokens.get(token)
-
     def revoke_access_tokens(self) -> None:
         """Every issued access token stops working; a refresh yields a working one."""
         with self._lock:
@@ -263,15 +259,15 @@ class SandboxState:
 
     def snapshot(self) -> Record:
         """Everything, for GET /__sandbox__/records."""
-        modules = {
-            module: {
-                "count": len(live := self.records(module)),
-                "deleted_count": len(gone := self.deleted(module)),
+        modules: dict[str, Record] = {}
+        for module in MODULES:
+            live, gone = self.records(module), self.deleted(module)
+            modules[module] = {
+                "count": len(live),
+                "deleted_count": len(gone),
                 "records": live,
                 "deleted": gone,
             }
-            for module in MODULES
-        }
         return {"modules": modules, "tokens_issued": self.tokens_issued}
 
     def _enrich(self, module: str, record: Record) -> Record:

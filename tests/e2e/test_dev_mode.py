@@ -1,0 +1,106 @@
+"""`salesaga dev` as a user runs it: one process on embedded defaults (SQLite file, in-process
+broker, built-in Zoho sandbox, e-mails to a local sink), then `salesaga sagas list|show`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+BIN = Path(sys.executable).parent
+ORDER = {"contactId": "550428000008877665",
+         "products": [{"productId": "550428000000111222", "quantity": 2}]}  # fmt: skip
+CLIENT = {"x-api-key": "dev-client-key"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    names = ("DATABASE_URL", "BROKER_URL", "API_KEYS", "OPERATOR_API_KEYS", "SALESAGA_URL",
+             "SALESAGA_API_KEY", "MAIL_BACKEND", "PORT")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in names and not k.startswith("ZOHO_")}
+    return {**env, **extra}
+
+
+@pytest.fixture
+def dev_server(tmp_path):
+    port = free_port()
+    log = (tmp_path / "dev.log").open("w")
+    proc = subprocess.Popen([BIN / "salesaga", "dev", "--port", str(port)], cwd=tmp_path,
+                            env=clean_env(), stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, (
+            tmp_path / "dev.log"
+        ).read_text()
+        time.sleep(0.2)
+    yield url, tmp_path
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    log.close()
+
+
+def salesaga(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([BIN / "salesaga", *args], cwd=cwd, env=clean_env(**env),
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_dev_runs_a_sale_a_rollback_and_the_cli_sees_both(dev_server):
+    url, cwd = dev_server
+    ok = httpx.post(url + "/createSales", json=ORDER, headers=CLIENT, timeout=30)
+    assert ok.status_code == 200, ok.text
+
+    fault = {"module": "Quotes", "operation": "create", "status": 400}
+    httpx.post(url + "/zoho-sandbox/__sandbox__/faults", json=fault).raise_for_status()
+    failed = httpx.post(url + "/createSales", json=ORDER, headers=CLIENT, timeout=30)
+    assert failed.status_code == 500
+    failed_id = failed.json()["sagaId"]
+
+    deadline = time.monotonic() + 10
+    mails = []
+    while not mails and time.monotonic() < deadline:
+        mails = list((cwd / ".salesaga" / "mail").glob("*.eml"))
+        time.sleep(0.1)
+    [mail] = mails
+    assert failed_id in mail.read_text(errors="replace")
+    assert (cwd / "salesaga.db").exists()
+
+    listing = salesaga(cwd, "sagas", "list", "--json")
+    assert listing.returncode == 0, listing.stderr
+    statuses = {item["id"]: item["status"] for item in json.loads(listing.stdout)["items"]}
+    assert statuses == {ok.json()["sagaId"]: "succeeded", failed_id: "compensated"}
+
+    shown = salesaga(cwd, "sagas", "show", failed_id, "--json")
+    assert json.loads(shown.stdout)["failedStep"] == "create_quote"
+    table = salesaga(cwd, "sagas", "show", failed_id)
+    assert "create_quote" in table.stdout and "compensated" in table.stdout
+
+    remote = salesaga(Path("/"), "sagas", "show", failed_id, "--json",
+                      SALESAGA_URL=url, SALESAGA_API_KEY="dev-operator-key")  # fmt: skip
+    assert json.loads(remote.stdout)["status"] == "compensated"
+    remote_list = salesaga(Path("/"), "sagas", "list", "--json",
+                           SALESAGA_URL=url, SALESAGA_API_KEY="dev-client-key")  # fmt: skip
+    assert remote_list.returncode != 0  # listing needs an operator key
+    assert "dev-client-key" not in remote_list.stdout + remote_list.stderr
