@@ -28,16 +28,25 @@ DEV_OPERATOR_KEY = "dev-operator-key"
 def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: PORT or 8000)")] = None,
 ) -> None:
-    """Run the HTTP API (uvicorn). Workers run separately: `salesaga worker`."""
+    """Run the HTTP API (uvicorn). Workers run separately (`salesaga worker`), except with the
+    in-process broker (BROKER_URL=memory://), where they run inside this process."""
     import uvicorn
 
     from orchestrator.api.app import create_app
     from orchestrator.logging import configure_logging
     from workers.celery_app import dispatch
 
+    from workers.embedded import embedded_worker
+
     settings = _with_port(get_settings(), port)
     configure_logging(settings)
-    uvicorn.run(create_app(settings, dispatch), host="0.0.0.0", port=settings.port, log_config=None)
+    app = create_app(settings, dispatch)
+    if not settings.broker_url.startswith("memory://"):
+        uvicorn.run(app, host="0.0.0.0", port=settings.port, log_config=None)
+        return
+    # The in-process broker reaches no other process: the workers must live in this one.
+    with embedded_worker(settings, concurrency=settings.worker_concurrency):
+        uvicorn.run(app, host="0.0.0.0", port=settings.port, log_config=None)
 
 
 @cli.command()
