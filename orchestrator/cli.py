@@ -35,7 +35,6 @@ def serve(
     from orchestrator.api.app import create_app
     from orchestrator.logging import configure_logging
     from workers.celery_app import dispatch
-
     from workers.embedded import embedded_worker
 
     settings = _with_port(get_settings(), port)
