@@ -54,6 +54,16 @@ class Service:
                 return saga
             time.sleep(0.05)
 
+    def mails_for(self, saga_id: str, timeout_s: float = 10.0) -> list:
+        """The e-mails about this saga (an earlier test's may still be arriving)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = [m for m in self.smtp.messages if saga_id in m["Subject"]]
+            if found or time.monotonic() > deadline:
+                time.sleep(0.2)  # a duplicate would arrive right behind the first
+                return [m for m in self.smtp.messages if saga_id in m["Subject"]]
+            time.sleep(0.05)
+
     def live(self, module: str) -> list[dict]:
         """Records this test created (the seed's are not counted)."""
         return [r for r in self.sandbox.state.records(module) if "seed" not in r["_meta"]]
