@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from celery import Celery
+from celery.signals import worker_ready
 
 from orchestrator.bootstrap import Deps, build_deps
 from orchestrator.settings import Settings, get_settings
@@ -36,6 +37,8 @@ def make_celery(settings: Settings) -> Celery:
         # The in-process broker polls; 10 ms keeps a dev saga's steps close together.
         broker_transport_options={"polling_interval": 0.01, "visibility_timeout": 3600},
         worker_hijack_root_logger=False,
+        # Publishing must not hang a request: a saga whose message is lost is still in the table.
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
         beat_schedule={
             "saga.recover": {"task": "saga.recover", "schedule": RECOVER_EVERY_S},
             "mail.flush_outbox": {"task": "mail.flush_outbox", "schedule": RECOVER_EVERY_S},
@@ -46,6 +49,12 @@ def make_celery(settings: Settings) -> Celery:
 
 app = make_celery(get_settings())
 _configured: Settings | None = None
+
+
+@worker_ready.connect  # type: ignore[untyped-decorator]
+def _recover_on_start(**_: Any) -> None:
+    """A new worker first takes up every saga a dead one left behind."""
+    app.send_task("saga.recover")
 
 
 def configure(settings: Settings) -> None:

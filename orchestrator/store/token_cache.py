@@ -1,7 +1,7 @@
 """SqlTokenCache: the shared CRM access token in the state database, refreshed by one process.
 
 PostgreSQL serialises refreshes across processes with a transaction-scoped advisory lock; SQLite
-is the single-process embedded default, where the in-process lock is enough.
+with its database write lock, taken by a no-op UPDATE before the row is read.
 """
 
 from __future__ import annotations
@@ -29,15 +29,23 @@ class SqlTokenCache:
 
     async def refresh(self, key: str, fetch: Fetch, *, stale: str | None) -> CachedToken:
         async with self._local, self._engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                lock_id = zlib.crc32(key.encode())  # stable across processes, unlike hash()
-                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+            await _lock(conn, key)
             current = await _read(conn, key)
             if current is not None and current.fresh() and current.value != stale:
                 return current  # another process refreshed while we waited for the lock
             token = await fetch()
             await _write(conn, key, token, exists=current is not None)
             return token
+
+
+async def _lock(conn: AsyncConnection, key: str) -> None:
+    """Hold a lock shared by every process until this transaction ends."""
+    if conn.dialect.name == "postgresql":
+        lock_id = zlib.crc32(key.encode())  # stable across processes, unlike hash()
+        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+    else:  # SQLite: any write statement takes the database's write lock, matching rows or not
+        touch = sa.update(TOKEN).where(TOKEN.c.key == key).values(expires_at=TOKEN.c.expires_at)
+        await conn.execute(touch)
 
 
 async def _read(conn: AsyncConnection, key: str) -> CachedToken | None:

@@ -64,7 +64,10 @@ async def create_sales(request: Request, ctx: ContextDep, role: ClientRole) -> J
     started = await ctx.deps.engine.start(
         FLOW_NAME, order.to_sale(), subject=order.contactId, actor=f"api:{role.name.lower()}"
     )
-    ctx.dispatch(started.id)
+    try:
+        ctx.dispatch(started.id)
+    except Exception as exc:  # the saga is in the table: the recovery sweep dispatches it later
+        log.warning("broker unavailable for saga %s: %s", started.id, type(exc).__name__)
     status = await _wait_for_end(ctx, started.id)
     return sale_response(started.id, status)
 

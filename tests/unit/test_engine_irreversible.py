@@ -1,0 +1,56 @@
+"""A flow with a write that has no undo (as the no-undo CRM will need): the rollback stops at it
+and the saga ends needs_manual_cleanup, with a notice queued."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.crm.errors import PermanentCrmError
+from orchestrator.saga.definition import Flow, Step, StepContext
+from orchestrator.saga.memory import InMemorySagaStore, run_to_end
+from orchestrator.saga.state import SagaStatus, StepStatus
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: str
+
+
+class Desk:
+    def __init__(self) -> None:
+        self.tickets: list[str] = []
+        self.undone: list[str] = []
+
+    async def open_ticket(self, ctx: StepContext[str], _: object = None) -> Ticket:
+        self.tickets.append(ctx.input)
+        return Ticket(str(len(self.tickets)))
+
+    async def note(self, ctx: StepContext[str], _: object = None) -> Ticket:
+        return Ticket("note")
+
+    async def drop_note(self, ctx: StepContext[str], _: object, note: Ticket) -> None:
+        self.undone.append(note.id)
+
+    async def escalate(self, ctx: StepContext[str], _: object = None) -> Ticket:
+        raise PermanentCrmError("stage change refused", code="INVALID_DATA")
+
+
+async def test_rollback_past_an_irreversible_step_needs_manual_cleanup():
+    desk = Desk()
+    flow = Flow(
+        "test.ticket",
+        str,
+        (
+            Step("open_ticket", desk.open_ticket, Ticket, irreversible=True, record="Ticket"),
+            Step("note", desk.note, Ticket, undo=desk.drop_note),
+            Step("escalate", desk.escalate, Ticket),
+        ),
+    )
+    store = InMemorySagaStore()
+    saga = await run_to_end(flow, "printer on fire", desk, store=store)
+    assert saga.status is SagaStatus.NEEDS_MANUAL_CLEANUP
+    assert [s.status for s in saga.steps] == [
+        StepStatus.LEFT_FOR_OPERATOR, StepStatus.COMPENSATED, StepStatus.FAILED,
+    ]  # fmt: skip
+    assert desk.undone == ["note"] and desk.tickets == ["printer on fire"]
+    assert store.outbox == [(saga.id, "sale_failed")]
