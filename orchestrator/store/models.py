@@ -35,6 +35,14 @@ def _time(*, nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_column=sa.Column(UtcDateTime(), nullable=nullable, index=index))
 
 
+def _serial_id() -> Any:
+    # BIGINT on PostgreSQL; SQLite autoincrements only a column typed exactly INTEGER.
+    column_type = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    return Field(
+        default=None, sa_column=sa.Column(column_type, primary_key=True, autoincrement=True)
+    )
+
+
 def _json() -> Any:
     return Field(default=None, sa_column=sa.Column(sa.JSON(), nullable=True))
 
@@ -91,14 +99,7 @@ class SagaEventRow(SQLModel, table=True):
 
     __tablename__ = "saga_event"
 
-    id: int | None = Field(
-        default=None,
-        sa_column=sa.Column(
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
-    )
+    id: int | None = _serial_id()
     saga_id: uuid.UUID = Field(foreign_key="saga.id", index=True)
     at: datetime = _time(nullable=False)
     kind: str = Field(max_length=64)
@@ -113,14 +114,7 @@ class OutboxRow(SQLModel, table=True):
 
     __tablename__ = "outbox"
 
-    id: int | None = Field(
-        default=None,
-        sa_column=sa.Column(
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
-    )
+    id: int | None = _serial_id()
     saga_id: uuid.UUID = Field(foreign_key="saga.id", index=True)
     kind: str = Field(max_length=64)
     status: str = Field(default="pending", index=True, max_length=16)  # pending|sending|sent

@@ -4,62 +4,27 @@ broker, built-in Zoho sandbox, e-mails to a local sink), then `salesaga sagas li
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-BIN = Path(sys.executable).parent
+from tests.processes import BIN, clean_env, free_port, running
+
 ORDER = {"contactId": "550428000008877665",
          "products": [{"productId": "550428000000111222", "quantity": 2}]}  # fmt: skip
 CLIENT = {"x-api-key": "dev-client-key"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    names = ("DATABASE_URL", "BROKER_URL", "API_KEYS", "OPERATOR_API_KEYS", "SALESAGA_URL",
-             "SALESAGA_API_KEY", "MAIL_BACKEND", "PORT")  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k not in names and not k.startswith("ZOHO_")}
-    return {**env, **extra}
-
-
 @pytest.fixture
 def dev_server(tmp_path):
     port = free_port()
-    log = (tmp_path / "dev.log").open("w")
-    proc = subprocess.Popen([BIN / "salesaga", "dev", "--port", str(port)], cwd=tmp_path,
-                            env=clean_env(), stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, (
-            tmp_path / "dev.log"
-        ).read_text()
-        time.sleep(0.2)
-    yield url, tmp_path
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
-    log.close()
+    command = [BIN / "salesaga", "dev", "--port", str(port)]
+    with running([command], cwd=tmp_path, env=clean_env(), url=url):
+        yield url, tmp_path
 
 
 def salesaga(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

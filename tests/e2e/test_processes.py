@@ -3,14 +3,11 @@ on PostgreSQL and Redis, the API serving the built-in sandbox, a real SMTP serve
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import time
-
 import httpx
 import pytest
 
-from tests.e2e.test_dev_mode import BIN, ORDER, clean_env, free_port
+from tests.e2e.test_dev_mode import ORDER
+from tests.processes import BIN, clean_env, free_port, running
 from tests.smtp_server import running_smtp
 
 KEY = {"x-api-key": "proc-client-key"}
@@ -19,37 +16,16 @@ KEY = {"x-api-key": "proc-client-key"}
 @pytest.fixture
 def split_service(pg_url, tmp_path):
     port = free_port()
+    url = f"http://127.0.0.1:{port}"
     with running_smtp() as smtp:
         env = clean_env(DATABASE_URL=pg_url, BROKER_URL="redis://127.0.0.1:6379/10",
                         API_KEYS="proc-client-key", PORT=str(port), SMTP_HOST=smtp.host,
                         SMTP_PORT=str(smtp.port), IT_EMAIL="it@example.com",
                         RETRY_BASE_S="0.05", LOG_LEVEL="WARNING")  # fmt: skip
-        log = (tmp_path / "processes.log").open("w")
         worker = ["-A", "workers", "worker", "-c", "2", "--loglevel", "WARNING"]
         commands = [[BIN / "salesaga", "serve"], [BIN / "celery", *worker]]
-        procs = [subprocess.Popen(c, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-                 for c in commands]  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "processes.log").read_text()
-            time.sleep(0.2)
-        try:
+        with running(commands, cwd=tmp_path, env=env, url=url):
             yield url, smtp
-        finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-            for proc in procs:
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-            log.close()
 
 
 def test_api_and_worker_processes_run_a_sale_and_a_rollback(split_service):

@@ -1,0 +1,75 @@
+"""Run the service's own commands as real processes for tests: start, wait until healthy, stop."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+SERVICE_VARS = ("DATABASE_URL", "BROKER_URL", "API_KEYS", "OPERATOR_API_KEYS", "SALESAGA_URL",
+                "SALESAGA_API_KEY", "MAIL_BACKEND", "PORT")  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without any salesaga setting, plus `extra`."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in SERVICE_VARS and not k.startswith(("ZOHO_", "SMTP_"))}  # fmt: skip
+    return {**env, **extra}
+
+
+def wait_healthy(
+    url: str, procs: Sequence[subprocess.Popen], log: Path, timeout_s: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        alive = all(proc.poll() is None for proc in procs)
+        assert alive and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+
+
+def stop(
+    procs: Sequence[subprocess.Popen], sig: int = signal.SIGINT, timeout_s: float = 20
+) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(sig)
+    for proc in procs:
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def running(
+    commands: Sequence[Sequence[str | Path]], *, cwd: Path, env: dict[str, str], url: str
+) -> Iterator[list[subprocess.Popen]]:
+    """Start every command (output to cwd/processes.log), wait for url/healthz, stop on exit."""
+    log_path = cwd / "processes.log"
+    with log_path.open("a") as log:
+        procs = [subprocess.Popen(list(map(str, c)), cwd=cwd, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT) for c in commands]  # fmt: skip
+        try:
+            wait_healthy(url, procs, log_path)
+            yield procs
+        finally:
+            stop(procs)
