@@ -113,6 +113,10 @@ async def build_deps(settings: Settings, *, mailer: Mailer | None = None) -> Dep
             settings.compensation_max_attempts, settings.retry_base_s, settings.retry_cap_s
         ),
         lease_s=settings.lease_s,
+        deadline_s=settings.saga_deadline_s,
+        ambiguous_wait_s=settings.ambiguous_wait_s or 2 * settings.zoho_read_timeout_s,
+        idempotency_ttl_s=settings.idempotency_ttl_s,
+        recover_hold_s=settings.recover_hold_s,
         on_finish=deliver_notice,
     )
     return Deps(settings, db, store, engine, crm, mailer, outbox)

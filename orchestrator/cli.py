@@ -88,6 +88,16 @@ def dev(
         uvicorn.run(app, host="127.0.0.1", port=settings.port, log_config=None)
 
 
+@cli.command()
+def recover() -> None:
+    """One recovery pass by hand: send every saga the table says is due (lost message, dead
+    worker, finished backoff) to the workers, and deliver pending e-mails."""
+    from orchestrator.cli_view import recover_once
+
+    dispatched, mailed = asyncio.run(recover_once(get_settings()))
+    typer.echo(f"re-dispatched {dispatched} saga(s); delivered {mailed} e-mail(s)")
+
+
 @sagas_cli.command("list")
 def sagas_list(
     status: Annotated[str | None, typer.Option()] = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -49,6 +50,32 @@ async def fetch_one(settings: Settings, remote: Remote, saga_id: str) -> dict[st
         return saga_json(detail) if detail is not None else None
     finally:
         await db.dispose()
+
+
+async def recover_once(settings: Settings) -> tuple[int, int]:
+    """Claim due sagas and hand them to the workers; with the in-process broker (no worker can
+    hear this process) advance them right here. Returns (sagas, e-mails delivered)."""
+    from orchestrator.bootstrap import build_deps
+    from workers.celery_app import dispatch
+
+    deps = await build_deps(settings)
+    try:
+        due = await deps.engine.claim_due()
+        for saga_id in due:
+            if settings.broker_url.startswith("memory://"):
+                await _advance_here(deps.engine, saga_id)
+            else:
+                dispatch(saga_id)
+        return len(due), await deps.outbox.deliver_due()
+    finally:
+        await deps.aclose()
+
+
+async def _advance_here(engine: Any, saga_id: uuid.UUID, patience_s: float = 30.0) -> None:
+    waited = 0.0
+    while (wakeup := await engine.advance(saga_id)) is not None and waited < patience_s:
+        await asyncio.sleep(wakeup.after_s)
+        waited += wakeup.after_s
 
 
 async def _get(remote: tuple[str, str], path: str, params: dict[str, Any]) -> dict[str, Any]:

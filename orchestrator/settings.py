@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     retry_base_s: float = 0.5
     retry_cap_s: float = 60.0
     lease_s: float = 120.0
+    saga_deadline_s: float = 600.0  # a flow may set its own
+    ambiguous_wait_s: float = 0.0  # 0: twice ZOHO_READ_TIMEOUT_S
+    idempotency_ttl_s: float = 86_400.0
+    recover_every_s: float = 15.0
+    recover_hold_s: float = 60.0
 
     @field_validator("api_keys", "operator_api_keys", mode="before")
     @classmethod

@@ -21,7 +21,6 @@ from orchestrator.settings import Settings, get_settings
 P = ParamSpec("P")
 T = TypeVar("T")
 
-RECOVER_EVERY_S = 15.0
 ADVANCE_TASK = "saga.advance"
 
 
@@ -40,8 +39,11 @@ def make_celery(settings: Settings) -> Celery:
         # Publishing must not hang a request: a saga whose message is lost is still in the table.
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
         beat_schedule={
-            "saga.recover": {"task": "saga.recover", "schedule": RECOVER_EVERY_S},
-            "mail.flush_outbox": {"task": "mail.flush_outbox", "schedule": RECOVER_EVERY_S},
+            "saga.recover": {"task": "saga.recover", "schedule": settings.recover_every_s},
+            "mail.flush_outbox": {
+                "task": "mail.flush_outbox",
+                "schedule": settings.recover_every_s,
+            },
         },
     )
     return celery

@@ -13,19 +13,20 @@ from contextlib import contextmanager
 from celery.contrib.testing.worker import start_worker
 
 from orchestrator.settings import Settings
-from workers.celery_app import RECOVER_EVERY_S, app, configure
+from workers.celery_app import app, configure
 
 SWEEPS = ("saga.recover", "mail.flush_outbox")
 
 
 @contextmanager
 def embedded_worker(
-    settings: Settings, *, concurrency: int = 4, sweep_every_s: float | None = RECOVER_EVERY_S
+    settings: Settings, *, concurrency: int = 4, sweeps: bool = True
 ) -> Iterator[None]:
-    """Run a worker (and, unless sweep_every_s is None, the recovery sweeps) until exit."""
+    """Run a worker (and, with `sweeps`, the recovery sweeps every RECOVER_EVERY_S) until exit."""
     configure(settings)
     stop = threading.Event()
-    sweeper = threading.Thread(target=_sweep, args=(stop, sweep_every_s), daemon=True)
+    every_s = settings.recover_every_s
+    sweeper = threading.Thread(target=_sweep, args=(stop, every_s), daemon=True)
     with start_worker(
         app,
         pool="threads",
@@ -34,7 +35,7 @@ def embedded_worker(
         loglevel="WARNING",
         shutdown_timeout=30.0,
     ):
-        if sweep_every_s is not None:
+        if sweeps:
             sweeper.start()
         try:
             yield

@@ -11,6 +11,7 @@ import uuid
 from orchestrator.bootstrap import Deps
 from orchestrator.saga.engine import Wakeup
 from orchestrator.saga.errors import SagaNotFound
+from orchestrator.saga.ports import StoreUnavailable
 from workers.celery_app import app, dispatch, runtime
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,14 @@ async def _advance(deps: Deps, saga_id: uuid.UUID) -> Wakeup | None:
     return await deps.engine.advance(saga_id)
 
 
-@app.task(name="saga.advance")  # type: ignore[untyped-decorator]
+@app.task(  # type: ignore[untyped-decorator]
+    name="saga.advance",
+    # The store is down before anything happened: try again soon; recovery covers the rest.
+    autoretry_for=(StoreUnavailable,),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    max_retries=20,
+)
 def advance(saga_id: str) -> None:
     """Make the saga's due moves, then schedule the next one.
 
@@ -39,10 +47,10 @@ def advance(saga_id: str) -> None:
 
 
 async def _due(deps: Deps) -> list[uuid.UUID]:
-    return list(await deps.engine.due())
+    return list(await deps.engine.claim_due())
 
 
-@app.task(name="saga.recover")  # type: ignore[untyped-decorator]
+@app.task(name="saga.recover", autoretry_for=(StoreUnavailable,), retry_backoff=1, max_retries=5)  # type: ignore[untyped-decorator]
 def recover() -> int:
     """Periodic: re-send `advance` for each saga the table says is due (lost message or worker)."""
     due = runtime().call(_due)

@@ -5,17 +5,22 @@ Never table rows: the API's shapes and the state tables change for different rea
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
+from orchestrator.api.errors import ApiError
 from orchestrator.crm.protocol import Account, Address, Contact, OrderLine
 from orchestrator.flows.zoho_sale import SaleRequest
 
 MAX_LINES = 200
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 BAD_EMAIL = "Invalid or missing email format."
+KEY_REUSED = "Idempotency-Key was already used with a different request body."
+KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 Id = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
@@ -36,6 +41,21 @@ class CreateSalesRequest(BaseModel):
     def to_sale(self) -> SaleRequest:
         lines = tuple(OrderLine(p.productId, p.quantity) for p in self.products)
         return SaleRequest(self.contactId, lines)
+
+
+def idempotency_key(header: str | None) -> str | None:
+    """The Idempotency-Key header, checked: 1 to 255 visible ASCII characters."""
+    if header is None:
+        return None
+    if not KEY_PATTERN.match(header):
+        raise ApiError(400, "Idempotency-Key must be 1 to 255 visible ASCII characters")
+    return header
+
+
+def request_digest(order: CreateSalesRequest) -> str:
+    """Same order, same digest, whatever the key order or spacing of the JSON sent."""
+    canonical = json.dumps(order.model_dump(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 _FRIENDLY = {

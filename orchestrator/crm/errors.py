@@ -2,7 +2,8 @@
 
 CrmError
 ├── TransientCrmError      retried with backoff: network, timeout, 5xx, INTERNAL_ERROR
-│   └── RateLimited        429; retry_after in seconds when the CRM sent Retry-After
+│   ├── RateLimited        429; retry_after in seconds when the CRM sent Retry-After
+│   └── OutcomeUnknown     the request was sent but no answer came: it may have been applied
 └── PermanentCrmError      rollback at once: 4xx, INVALID_DATA, MANDATORY_NOT_FOUND, DUPLICATE_DATA
     └── NotFound           a record the flow needs does not exist (unknown contact, product …)
 
@@ -34,6 +35,13 @@ class RateLimited(TransientCrmError):
     ) -> None:
         super().__init__(message, code=code, status=429)
         self.retry_after = retry_after
+
+
+class OutcomeUnknown(TransientCrmError):
+    """The request went out and the answer was lost (read timeout, dropped connection).
+
+    The CRM may still apply it after we gave up, so the retry waits long enough for a late
+    write to land before it looks for the record by marker."""
 
 
 class PermanentCrmError(CrmError):

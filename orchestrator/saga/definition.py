@@ -72,6 +72,7 @@ class Flow(Generic[In, Deps]):
     input_type: type[In]
     steps: tuple[Step[In, Deps, Any], ...]
     undo_retry: RetryPolicy | None = None  # None: the engine's default
+    deadline_s: float | None = None  # None: the engine's default
     describe: Callable[[In], str] | None = field(default=None)  # who/what, for people
 
     def step(self, name: str) -> Step[In, Deps, Any]:

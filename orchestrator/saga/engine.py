@@ -7,6 +7,7 @@ alone. Must not import celery, httpx, sqlmodel or fastapi: it talks to ports.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -14,17 +15,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrator.crm.errors import CrmError, PermanentCrmError, RateLimited
+from orchestrator.crm.errors import CrmError, OutcomeUnknown, PermanentCrmError, RateLimited
 from orchestrator.saga.codec import from_json, to_json
 from orchestrator.saga.definition import Flow, Step, StepContext
 from orchestrator.saga.errors import FlowNotFound, SagaNotFound, StepMismatch
 from orchestrator.saga.policy import DEFAULT_RETRY, DEFAULT_UNDO_RETRY, RetryPolicy
-from orchestrator.saga.ports import Clock, SagaStore, utc_now
+from orchestrator.saga.ports import Clock, SagaStore, StoreUnavailable, utc_now
 from orchestrator.saga.state import (
     Change,
     Done,
     Event,
     Finish,
+    GiveUp,
     Move,
     RunStep,
     SagaState,
@@ -65,6 +67,11 @@ class Engine:
     retry: RetryPolicy = DEFAULT_RETRY
     undo_retry: RetryPolicy = DEFAULT_UNDO_RETRY
     lease_s: float = 120.0
+    deadline_s: float | None = 600.0  # a flow's own deadline_s wins
+    ambiguous_wait_s: float = 0.0  # least wait after OutcomeUnknown: let a late write land
+    store_retry_s: float = 30.0  # how long a worker keeps an outcome while the store is down
+    idempotency_ttl_s: float = 86_400.0
+    recover_hold_s: float = 60.0
     on_finish: Callable[[SagaState], Awaitable[None]] | None = None
     _specs: dict[str, list[UndoSpec]] = field(default_factory=dict)
 
@@ -81,6 +88,7 @@ class Engine:
         """Persist a new pending saga. The caller then dispatches `advance` for it."""
         flow = self._bound(flow_name).flow
         now = self.clock()
+        deadline_s = flow.deadline_s if flow.deadline_s is not None else self.deadline_s
         saga = SagaState(
             id=uuid.uuid4(),
             flow=flow.name,
@@ -91,9 +99,11 @@ class Engine:
             created_at=now,
             updated_at=now,
             wake_at=now,
+            deadline_at=now + _seconds(deadline_s) if deadline_s is not None else None,
             steps=[StepState(index=i, name=step.name) for i, step in enumerate(flow.steps)],
         )
-        await self.store.create(saga, Event("saga.created", actor=actor))
+        expiry = now - _seconds(self.idempotency_ttl_s)
+        await self.store.create(saga, Event("saga.created", actor=actor), keys_expire_before=expiry)
         return saga
 
     async def advance(self, saga_id: uuid.UUID) -> Wakeup | None:
@@ -115,8 +125,10 @@ class Engine:
             if not await self._perform(saga, bound, move):
                 return None  # lost the compare-and-set: someone else moved this saga
 
-    async def due(self, limit: int = 500) -> Sequence[uuid.UUID]:
-        return await self.store.due(self.clock(), limit)
+    async def claim_due(self, limit: int = 500) -> Sequence[uuid.UUID]:
+        """Sagas a worker should look at now; each is held back from the next sweep for a while."""
+        now = self.clock()
+        return await self.store.claim_due(now, limit, now + _seconds(self.recover_hold_s))
 
     # --- moves ---------------------------------------------------------------------------------
 
@@ -125,6 +137,8 @@ class Engine:
             return await self._run(saga, bound, move.index)
         if isinstance(move, UndoStep):
             return await self._undo(saga, bound, move.index)
+        if isinstance(move, GiveUp):
+            return await self._give_up(saga, bound.flow.steps[move.index], saga.steps[move.index])
         assert isinstance(move, Finish)
         return await self._finish(saga, move.status)
 
@@ -171,6 +185,8 @@ class Engine:
         detail = {"error": row.error, "code": row.error_code, "transient": transient}
         if transient and not policy.exhausted(row.attempts):
             delay = policy.delay(row.attempts, _retry_after(exc))
+            if isinstance(exc, OutcomeUnknown):
+                delay = max(delay, self.ambiguous_wait_s)
             row.status, row.retry_at = StepStatus.RETRY_WAIT, self.clock() + _seconds(delay)
             event = Event("step.retry", step.name, row.attempts, {**detail, "delay_s": delay})
             return await self._commit(saga, row, event)
@@ -178,6 +194,17 @@ class Engine:
         row.maybe_created = transient or row.attempts > 1  # a try may have landed unseen
         saga.status, saga.failed_step = SagaStatus.COMPENSATING, step.name
         saga.error = f"{step.name}: {row.error}"
+        failed = Event("step.failed", step.name, row.attempts, detail)
+        return await self._commit(saga, row, failed, Event("saga.compensating"))
+
+    async def _give_up(self, saga: SagaState, step: Step[Any, Any, Any], row: StepState) -> bool:
+        row.status, row.finished_at, row.retry_at = StepStatus.FAILED, self.clock(), None
+        row.maybe_created = row.attempts > 0  # an earlier try may have landed unseen
+        saga.status, saga.failed_step = SagaStatus.COMPENSATING, step.name
+        saga.error = f"{step.name}: deadline exceeded" + (
+            f" (last error: {row.error})" if row.error else ""
+        )
+        detail = {"error": saga.error, "code": "DEADLINE_EXCEEDED"}
         failed = Event("step.failed", step.name, row.attempts, detail)
         return await self._commit(saga, row, failed, Event("saga.compensating"))
 
@@ -269,7 +296,22 @@ class Engine:
         saga.wake_at = _wake_at(saga, now)
         steps = (row,) if row is not None else ()
         change = Change(saga, expected, steps, tuple(events), notify)
-        return await self.store.apply(change)
+        return await self._apply(change)
+
+    async def _apply(self, change: Change) -> bool:
+        """Write the change; while the store is down, keep the outcome and try again, so a CRM
+        effect that happened is not forgotten (up to store_retry_s, then the lease decides)."""
+        give_up_at = asyncio.get_running_loop().time() + self.store_retry_s
+        pause = 0.2
+        while True:
+            try:
+                return await self.store.apply(change)
+            except StoreUnavailable:
+                if asyncio.get_running_loop().time() + pause > give_up_at:
+                    raise
+                log.warning("state store unavailable; saga %s keeps its change", change.saga.id)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     def _context(self, saga: SagaState, flow: Flow[Any, Any]) -> StepContext[Any]:
         outputs = {
@@ -309,14 +351,18 @@ class Engine:
 
 
 def _wake_at(saga: SagaState, now: datetime) -> datetime | None:
-    """When a worker must next look at this saga: the backoff's end, the lease's end, or now."""
+    """When a worker must next look at this saga: the backoff's end (or the deadline, if that
+    comes first), the lease's end, or now."""
     if saga.status.terminal:
         return None
     for row in saga.steps:
         if row.status in (StepStatus.RUNNING, StepStatus.COMPENSATING) and row.lease_until:
             return row.lease_until
-        if row.status in (StepStatus.RETRY_WAIT, StepStatus.UNDO_RETRY_WAIT) and row.retry_at:
+        if row.status is StepStatus.UNDO_RETRY_WAIT and row.retry_at:
             return row.retry_at
+        if row.status is StepStatus.RETRY_WAIT and row.retry_at:
+            deadline = saga.deadline_at
+            return min(row.retry_at, deadline) if deadline else row.retry_at
     return now
 
 

@@ -26,10 +26,18 @@ class InMemorySagaStore:
         self.events: dict[uuid.UUID, list[Event]] = {}
         self.outbox: list[tuple[uuid.UUID, str]] = []
 
-    async def create(self, saga: SagaState, event: Event) -> None:
+    async def create(
+        self, saga: SagaState, event: Event, *, keys_expire_before: datetime | None = None
+    ) -> None:
         for other in self.sagas.values():
-            if saga.idempotency_key and other.idempotency_key == saga.idempotency_key:
+            if not saga.idempotency_key or other.idempotency_key != saga.idempotency_key:
+                continue
+            expired = (
+                keys_expire_before and other.created_at and other.created_at < keys_expire_before
+            )
+            if not expired:
                 raise DuplicateIdempotencyKey(other.id)
+            other.idempotency_key = None
         self.sagas[saga.id] = copy.deepcopy(saga)
         self.events[saga.id] = [event]
 
@@ -46,9 +54,13 @@ class InMemorySagaStore:
         self.outbox.extend((change.saga.id, kind) for kind in change.notify)
         return True
 
-    async def due(self, now: datetime, limit: int) -> Sequence[uuid.UUID]:
-        due = [s.id for s in self.sagas.values() if s.wake_at is not None and s.wake_at <= now]
-        return due[:limit]
+    async def claim_due(
+        self, now: datetime, limit: int, hold_until: datetime
+    ) -> Sequence[uuid.UUID]:
+        due = [s for s in self.sagas.values() if s.wake_at is not None and s.wake_at <= now]
+        for saga in due[:limit]:
+            saga.wake_at = hold_until
+        return [saga.id for saga in due[:limit]]
 
 
 FAST = RetryPolicy(max_attempts=4, base_s=0.0, cap_s=0.0)

@@ -21,10 +21,19 @@ class DuplicateIdempotencyKey(Exception):
         self.saga_id = saga_id
 
 
+class StoreUnavailable(Exception):
+    """The state store cannot be reached right now (database down or restarting)."""
+
+
 class SagaStore(Protocol):
-    async def create(self, saga: SagaState, event: Event) -> None:
+    """Every method raises StoreUnavailable while the store cannot be reached."""
+
+    async def create(
+        self, saga: SagaState, event: Event, *, keys_expire_before: datetime | None = None
+    ) -> None:
         """Insert the saga, its step rows and its first event in one transaction.
 
+        An idempotency key held by a saga created before `keys_expire_before` is released first.
         Raises DuplicateIdempotencyKey when the key is taken."""
         ...
 
@@ -34,8 +43,11 @@ class SagaStore(Protocol):
         """Write the change if the saga row still has `expected_version`; False if not."""
         ...
 
-    async def due(self, now: datetime, limit: int) -> Sequence[uuid.UUID]:
-        """Sagas not terminal whose wake_at has passed (lost message, dead worker, backoff over)."""
+    async def claim_due(
+        self, now: datetime, limit: int, hold_until: datetime
+    ) -> Sequence[uuid.UUID]:
+        """Sagas not terminal whose wake_at has passed (lost message, dead worker, backoff over),
+        their wake_at moved to `hold_until` so the next sweep does not send them again at once."""
         ...
 
 

@@ -86,6 +86,7 @@ class SagaState:
     updated_at: datetime | None = None
     finished_at: datetime | None = None
     wake_at: datetime | None = None  # when the saga next needs a worker (None: terminal)
+    deadline_at: datetime | None = None  # going forward past this, the saga rolls back
     steps: list[StepState] = field(default_factory=list)
 
 
@@ -124,6 +125,13 @@ class UndoStep:
 
 
 @dataclass(frozen=True, slots=True)
+class GiveUp:
+    """The saga's deadline passed: fail this step and roll back."""
+
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     status: SagaStatus
 
@@ -139,7 +147,7 @@ class Done:
     pass
 
 
-Move = RunStep | UndoStep | Finish | WaitUntil | Done
+Move = RunStep | UndoStep | GiveUp | Finish | WaitUntil | Done
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +160,11 @@ class UndoSpec:
 
 
 def next_move(saga: SagaState, specs: list[UndoSpec], now: datetime) -> Move:
-    """Decide the saga's next move from its rows alone (`specs[i]` describes step i)."""
+    """Decide the saga's next move from its rows alone (`specs[i]` describes step i).
+
+    Past its deadline a saga still going forward gives up its current step and rolls back, but
+    never under a worker that holds a live lease (its call is bounded by the CRM timeout).
+    """
     if saga.status.terminal:
         return Done()
     if saga.status is SagaStatus.COMPENSATING:
@@ -161,7 +173,14 @@ def next_move(saga: SagaState, specs: list[UndoSpec], now: datetime) -> Move:
         if step.status is StepStatus.SUCCEEDED:
             continue
         wait = _busy(step, now)
-        return wait if wait is not None else RunStep(step.index)
+        deadline = saga.deadline_at
+        if wait is not None and wait.held:
+            return wait
+        if deadline is not None and now >= deadline:
+            return GiveUp(step.index)
+        if wait is not None:
+            return WaitUntil(min(wait.at, deadline), held=False) if deadline else wait
+        return RunStep(step.index)
     return Finish(SagaStatus.SUCCEEDED)
 
 

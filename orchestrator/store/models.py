@@ -73,6 +73,7 @@ class SagaRow(SQLModel, table=True):
     updated_at: datetime = _time(nullable=False)
     finished_at: datetime | None = _time()
     wake_at: datetime | None = _time()
+    deadline_at: datetime | None = _time()
 
 
 class SagaStepRow(SQLModel, table=True):

@@ -6,16 +6,17 @@ transactions (claim, record) and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from orchestrator.saga.ports import DuplicateIdempotencyKey
+from orchestrator.saga.ports import DuplicateIdempotencyKey, StoreUnavailable
 from orchestrator.saga.state import Change, Event, SagaState, SagaStatus, StepState, StepStatus
 from orchestrator.store.models import OutboxRow, SagaEventRow, SagaRow, SagaStepRow
 
@@ -26,7 +27,7 @@ OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 
 _SAGA_FIELDS = (
     "flow", "status", "input", "version", "error", "failed_step", "idempotency_key",
-    "request_hash", "subject", "created_at", "updated_at", "finished_at", "wake_at",
+    "request_hash", "subject", "created_at", "updated_at", "finished_at", "wake_at", "deadline_at",
 )  # fmt: skip
 _STEP_FIELDS = (
     "name", "status", "attempts", "undo_attempts", "output", "error", "error_code",
@@ -38,9 +39,13 @@ class SqlSagaStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def create(self, saga: SagaState, event: Event) -> None:
+    async def create(
+        self, saga: SagaState, event: Event, *, keys_expire_before: datetime | None = None
+    ) -> None:
         try:
-            async with self._engine.begin() as conn:
+            async with reachable(), self._engine.begin() as conn:
+                if saga.idempotency_key and keys_expire_before is not None:
+                    await conn.execute(_release_key(saga.idempotency_key, keys_expire_before))
                 await conn.execute(sa.insert(SAGA), [saga_values(saga)])
                 await conn.execute(sa.insert(STEP), [_step_values(saga.id, s) for s in saga.steps])
                 await conn.execute(sa.insert(EVENT), [_event_values(saga, event)])
@@ -53,17 +58,17 @@ class SqlSagaStore:
             raise DuplicateIdempotencyKey(existing) from None
 
     async def find_by_key(self, key: str) -> uuid.UUID | None:
-        async with self._engine.connect() as conn:
+        async with reachable(), self._engine.connect() as conn:
             found = await conn.scalar(sa.select(SAGA.c.id).where(SAGA.c.idempotency_key == key))
         return found if isinstance(found, uuid.UUID) else None
 
     async def load(self, saga_id: uuid.UUID) -> SagaState | None:
-        async with self._engine.connect() as conn:
+        async with reachable(), self._engine.connect() as conn:
             return await load_saga(conn, saga_id)
 
     async def apply(self, change: Change) -> bool:
         saga = change.saga
-        async with self._engine.begin() as conn:
+        async with reachable(), self._engine.begin() as conn:
             updated = await conn.execute(
                 sa.update(SAGA)
                 .where(SAGA.c.id == saga.id, SAGA.c.version == change.expected_version)
@@ -87,15 +92,47 @@ class SqlSagaStore:
                 await conn.execute(sa.insert(OUTBOX), rows)
         return True
 
-    async def due(self, now: datetime, limit: int) -> Sequence[uuid.UUID]:
-        query = (
+    async def claim_due(
+        self, now: datetime, limit: int, hold_until: datetime
+    ) -> Sequence[uuid.UUID]:
+        due = (
             sa.select(SAGA.c.id)
             .where(SAGA.c.wake_at.is_not(None), SAGA.c.wake_at <= now)
             .order_by(SAGA.c.wake_at)
             .limit(limit)
+            .with_for_update(skip_locked=True)  # two sweeps at once split the work
         )
-        async with self._engine.connect() as conn:
-            return list((await conn.scalars(query)).all())
+        claim = (
+            sa.update(SAGA)
+            .where(SAGA.c.id.in_(due.scalar_subquery()))
+            .values(wake_at=hold_until)
+            .returning(SAGA.c.id)
+        )
+        async with reachable(), self._engine.begin() as conn:
+            return list((await conn.scalars(claim)).all())
+
+
+@contextlib.asynccontextmanager
+async def reachable() -> AsyncIterator[None]:
+    """Turn "the database is not there" into the engine's StoreUnavailable."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise StoreUnavailable(type(exc).__name__) from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        raise
+    except OSError as exc:
+        raise StoreUnavailable(type(exc).__name__) from exc
+
+
+def _release_key(key: str, created_before: datetime) -> sa.Update:
+    return (
+        sa.update(SAGA)
+        .where(SAGA.c.idempotency_key == key, SAGA.c.created_at < created_before)
+        .values(idempotency_key=None)
+    )
 
 
 async def load_saga(conn: AsyncConnection, saga_id: uuid.UUID) -> SagaState | None:

@@ -100,7 +100,7 @@ def e2e_settings(
 def service(pg_url, redis_url) -> Iterator[Service]:
     with running_sandbox() as sandbox, running_smtp() as smtp:
         settings = e2e_settings(pg_url, redis_url, sandbox, smtp)
-        with embedded_worker(settings, concurrency=4, sweep_every_s=None):
+        with embedded_worker(settings, concurrency=4, sweeps=False):
             app = create_app(settings, dispatch)
             with serve_in_thread(app) as url:
                 api = httpx.Client(base_url=url, headers={"x-api-key": CLIENT_KEY}, timeout=30)

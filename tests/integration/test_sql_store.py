@@ -4,6 +4,7 @@ compare-and-set that keeps two workers from making the same move."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -109,7 +110,7 @@ async def test_retry_wait_makes_the_saga_due_later(db):
     saga = await slow.start(ZOHO_SALE.name, ORDER)
     wakeup = await slow.advance(saga.id)
     assert wakeup is not None and 0.2 <= wakeup.after_s <= 0.5  # default: 0.5 s with jitter
-    assert saga.id not in await slow.due()
+    assert saga.id not in await slow.claim_due()
     loaded = await SqlSagaStore(db).load(saga.id)
     assert loaded.steps[1].status is StepStatus.RETRY_WAIT
 
@@ -133,3 +134,34 @@ async def test_list_filters_and_pages(db):
     assert sorted(seen) == sorted(ids) and rest.next_cursor is None
     pending = await list_sagas(db, SagaFilter(subject=subject, status="succeeded"))
     assert pending.items == []
+
+
+async def test_a_due_saga_is_claimed_by_one_sweep_and_held_back(db):
+    engine = make_engine_for(db, FakeSalesCrm({"P-1": Decimal("1")}))
+    saga = await engine.start(ZOHO_SALE.name, ORDER)
+    first, second = await asyncio.gather(engine.claim_due(), engine.claim_due())
+    assert (saga.id in first) != (saga.id in second)  # exactly one sweep sends it
+    assert saga.id not in await engine.claim_due()  # held back for recover_hold_s
+    held = await SqlSagaStore(db).load(saga.id)
+    assert held.wake_at > saga.created_at
+
+
+async def test_an_expired_idempotency_key_is_released_for_a_new_saga(db):
+    from datetime import timedelta
+
+    key = f"k-ttl-{id(db)}"
+    engine = make_engine_for(db, FakeSalesCrm({}))
+    old = await engine.start(ZOHO_SALE.name, ORDER, idempotency_key=key)
+    engine.clock = lambda: old.created_at + timedelta(days=2)  # the key's 24 h have passed
+    new = await engine.start(ZOHO_SALE.name, ORDER, idempotency_key=key)
+    assert new.id != old.id
+    assert (await SqlSagaStore(db).load(old.id)).idempotency_key is None
+
+
+async def test_a_database_that_is_gone_raises_store_unavailable():
+    from orchestrator.saga.ports import StoreUnavailable
+
+    engine = make_engine("postgresql://postgres@127.0.0.1:1/nowhere")
+    with pytest.raises(StoreUnavailable):
+        await SqlSagaStore(engine).load(uuid.uuid4())
+    await engine.dispose()

@@ -12,19 +12,24 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from orchestrator.api.deps import ClientRole, ContextDep
 from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import (
     BAD_EMAIL,
     EMAIL,
+    KEY_REUSED,
     CreateSalesRequest,
     contact_body,
     describe_validation,
+    idempotency_key,
+    request_digest,
 )
 from orchestrator.crm.errors import CrmError, NotFound
 from orchestrator.crm.protocol import Account, SalesCrm
 from orchestrator.flows.zoho_sale import FLOW_NAME
+from orchestrator.saga.ports import DuplicateIdempotencyKey
 from orchestrator.saga.state import SagaStatus
 from orchestrator.store.queries import saga_status
 
@@ -60,16 +65,36 @@ async def _account_or_none(crm: SalesCrm, account_id: str | None) -> Account | N
 
 @router.post("/createSales")
 async def create_sales(request: Request, ctx: ContextDep, role: ClientRole) -> JSONResponse:
+    key = idempotency_key(request.headers.get("Idempotency-Key"))
     order = await _parse_order(request)
-    started = await ctx.deps.engine.start(
-        FLOW_NAME, order.to_sale(), subject=order.contactId, actor=f"api:{role.name.lower()}"
-    )
+    saga_id, replayed = await _start_once(ctx, order, key, actor=f"api:{role.name.lower()}")
+    status = await _wait_for_end(ctx, saga_id)
+    response = sale_response(saga_id, status)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+async def _start_once(
+    ctx: ContextDep, order: CreateSalesRequest, key: str | None, *, actor: str
+) -> tuple[uuid.UUID, bool]:
+    """Start the saga, or with a key already used for the same body, return that saga."""
+    digest = request_digest(order)
+    try:
+        started = await ctx.deps.engine.start(
+            FLOW_NAME, order.to_sale(), subject=order.contactId, actor=actor,
+            idempotency_key=key, request_hash=digest,
+        )  # fmt: skip
+    except DuplicateIdempotencyKey as duplicate:
+        earlier = await ctx.deps.store.load(duplicate.saga_id)
+        if earlier is None or earlier.request_hash != digest:
+            raise ApiError(409, KEY_REUSED, field="Idempotency-Key") from None
+        return duplicate.saga_id, True
     try:
         ctx.dispatch(started.id)
     except Exception as exc:  # the saga is in the table: the recovery sweep dispatches it later
         log.warning("broker unavailable for saga %s: %s", started.id, type(exc).__name__)
-    status = await _wait_for_end(ctx, started.id)
-    return sale_response(started.id, status)
+    return started.id, False
 
 
 async def _parse_order(request: Request) -> CreateSalesRequest:
@@ -90,7 +115,10 @@ async def _wait_for_end(ctx: ContextDep, saga_id: uuid.UUID) -> SagaStatus | Non
     """The saga's terminal status, or None if it is still running after SYNC_WAIT_S."""
     deadline = time.monotonic() + ctx.deps.settings.sync_wait_s
     while True:
-        value = await saga_status(ctx.deps.db, saga_id)
+        try:
+            value = await saga_status(ctx.deps.db, saga_id)
+        except (DBAPIError, OSError):  # the saga exists; the database will be back
+            value = None
         status = SagaStatus(value) if value else None
         if status is not None and status.terminal:
             return status
