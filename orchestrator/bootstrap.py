@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orchestrator.crm.zoho.client import ZohoConfig, ZohoCrm, open_zoho_crm
 from orchestrator.flows import FLOWS
 from orchestrator.notify.mailer import SinkMailer, SmtpConfig, SmtpMailer
-from orchestrator.notify.outbox import Outbox
+from orchestrator.notify.outbox import MAIL_ATTEMPTS, Outbox
 from orchestrator.notify.report import Mailer
 from orchestrator.saga.engine import BoundFlow, Engine
 from orchestrator.saga.policy import RetryPolicy
@@ -100,7 +100,11 @@ async def build_deps(settings: Settings, *, mailer: Mailer | None = None) -> Dep
     store = SqlSagaStore(db)
     crm = await open_zoho_crm(zoho_config(settings), SqlTokenCache(db))
     mailer = mailer if mailer is not None else build_mailer(settings)
-    outbox = Outbox(db, mailer, recipient=settings.it_email, flows=FLOWS, record_url=crm.record_url)
+    mail_retry = RetryPolicy(MAIL_ATTEMPTS, settings.mail_retry_base_s, settings.mail_retry_cap_s)
+    outbox = Outbox(
+        db, mailer, recipient=settings.it_email, flows=FLOWS, record_url=crm.record_url,
+        retry=mail_retry,
+    )  # fmt: skip
 
     async def deliver_notice(saga: SagaState) -> None:
         await outbox.deliver_for(saga.id)

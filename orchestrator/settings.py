@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_use_tls: bool = False
     smtp_timeout_s: float = 10.0
+    mail_retry_base_s: float = 5.0  # e-mail delivery retries forever, backing off to the cap
+    mail_retry_cap_s: float = 300.0
     mail_from: str = "salesaga@localhost"
     it_email: str = "it@poligonmuhendislik.com"
 

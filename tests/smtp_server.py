@@ -156,11 +156,14 @@ def _start(handler_for: SmtpServer, auth: tuple[str, str] | None) -> Controller:
 
 
 @contextmanager
-def running_smtp(auth: tuple[str, str] | None = None) -> Iterator[SmtpServer]:
-    """Run an SMTP server for the `with` block. With `auth`, MAIL needs AUTH LOGIN/PLAIN as them."""
+def running_smtp(
+    auth: tuple[str, str] | None = None, *, port: int | None = None
+) -> Iterator[SmtpServer]:
+    """Run an SMTP server for the `with` block. With `auth`, MAIL needs AUTH LOGIN/PLAIN as them.
+    `port` pins the port (a server brought back where the service expects it)."""
     # The probed port can be taken before aiosmtpd binds it; try a few fresh ones.
     for attempt in range(_START_ATTEMPTS):
-        server = SmtpServer(HOST, _free_port())
+        server = SmtpServer(HOST, port or _free_port())
         try:
             controller = _start(server, auth)
             break

@@ -27,7 +27,8 @@ from orchestrator.store.sql_store import load_saga
 
 OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 SEND_LEASE = timedelta(minutes=2)  # a sender that died mid-send is retried after this
-MAIL_RETRY = RetryPolicy(max_attempts=1_000_000, base_s=2.0, cap_s=300.0)  # never gives up
+MAIL_ATTEMPTS = 1_000_000  # in effect forever: a notice is never dropped, only delayed
+MAIL_RETRY = RetryPolicy(max_attempts=MAIL_ATTEMPTS, base_s=5.0, cap_s=300.0)
 log = logging.getLogger(__name__)
 
 
