@@ -5,7 +5,8 @@
         sandbox.state.faults.fail("Quotes", status=500)
 
 The app is mounted under `prefix` (default /zoho-sandbox, as in dev mode), so `sandbox.url` is
-both ZOHO_ACCOUNTS_URL and ZOHO_API_DOMAIN.
+both ZOHO_ACCOUNTS_URL and ZOHO_API_DOMAIN. Pass a configured state for other behaviour, e.g.
+`running_sandbox(SandboxState(search_lag_s=5))` for a search index that lags writes.
 """
 
 from __future__ import annotations

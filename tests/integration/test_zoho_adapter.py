@@ -1,5 +1,6 @@
-"""ZohoCrm against the Zoho sandbox over real HTTP: reads, writes, rollback deletes, marker search,
-error mapping and token handling. Assertions are on the sandbox's end state."""
+"""ZohoCrm against the Zoho sandbox over real HTTP: reads, writes, rollback deletes, marker lookup
+(COQL, unaffected by search index lag), error mapping, token handling, and faults a soak test uses.
+Assertions are on the sandbox's end state."""
 
 from __future__ import annotations
 
@@ -13,19 +14,21 @@ import pytest
 
 from orchestrator.crm.errors import (
     NotFound,
+    OutcomeUnknown,
     PermanentCrmError,
     RateLimited,
     TransientCrmError,
 )
 from orchestrator.crm.protocol import OrderLine, PricedOrder, RecordKind, RecordRef, SalesCrm
 from orchestrator.crm.tokens import InMemoryTokenCache
-from orchestrator.crm.zoho.client import ZohoCrm, open_zoho_crm
+from orchestrator.crm.zoho.client import ZohoConfig, ZohoCrm, open_zoho_crm
 from orchestrator.sandbox.zoho.data import (
     ACCOUNT_ID,
     CONTACT_ID,
     INACTIVE_PRODUCT_ID,
     NO_ACCOUNT_CONTACT_ID,
     PRODUCT_IDS,
+    SandboxState,
 )
 from tests.zoho_sandbox import RunningSandbox, running_sandbox
 
@@ -198,16 +201,83 @@ async def test_delete_refused_while_the_record_exists_is_permanent(
 
 
 async def test_find_by_marker(crm: ZohoCrm) -> None:
-    marker, other = new_marker(), "salesaga-(odd), marker"
+    marker, other = new_marker(), "salesaga-(odd), it's a marker"
     _, refs = await _create_all(crm, marker)
     for ref in refs:
         assert await crm.find(ref.kind, marker) == ref
     assert await crm.find(RecordKind.QUOTE, new_marker()) is None
     order = await crm.price_order(CONTACT_ID, LINES)
-    odd = await crm.create_deal(order, marker=other)  # needs escaping in criteria
+    odd = await crm.create_deal(order, marker=other)  # the quote needs escaping in COQL
     assert await crm.find(RecordKind.DEAL, other) == odd
     await crm.delete_if_present(refs[0])
     assert await crm.find(RecordKind.DEAL, marker) is None
+
+
+async def test_find_reads_its_own_writes_while_search_lags() -> None:
+    with running_sandbox(SandboxState(search_lag_s=5)) as lagging:
+        crm = await open_zoho_crm(lagging.config(), InMemoryTokenCache())
+        try:
+            marker = new_marker()
+            _, refs = await _create_all(crm, marker)
+            name = f"PLG Sale {marker}"
+            assert lagging.state.search("Deals", lambda r: r["Deal_Name"] == name) == []
+            for ref in refs:
+                assert await crm.find(ref.kind, marker) == ref
+        finally:
+            await crm.aclose()
+
+
+async def test_find_is_the_query_operation(crm: ZohoCrm, sandbox: RunningSandbox) -> None:
+    order = await crm.price_order(CONTACT_ID, LINES)
+    marker = new_marker()
+    deal = await crm.create_deal(order, marker=marker)
+    sandbox.state.faults.fail("Deals", operation="search", status=500)
+    assert await crm.find(RecordKind.DEAL, marker) == deal
+    sandbox.state.faults.fail("Deals", operation="query", status=500)
+    with pytest.raises(TransientCrmError):
+        await crm.find(RecordKind.DEAL, marker)
+
+
+async def test_create_that_timed_out_lands_later_and_find_sees_it(sandbox: RunningSandbox) -> None:
+    crm = await open_zoho_crm(sandbox.config(read_timeout_s=0.2), InMemoryTokenCache())
+    marker = new_marker()
+    try:
+        order = await crm.price_order(CONTACT_ID, LINES)
+        sandbox.state.faults.delay(0.8, module="Deals", operation="create")
+        with pytest.raises(TransientCrmError):
+            await crm.create_deal(order, marker=marker)
+        assert await crm.find(RecordKind.DEAL, marker) is None  # the delay precedes the insert
+        found = None
+        for _ in range(100):
+            if (found := await crm.find(RecordKind.DEAL, marker)) is not None:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await crm.aclose()
+    assert found is not None
+    assert [deal["id"] for deal in sandbox.state.records("Deals")] == [found.id]
+
+
+async def test_every_quote_with_a_given_product_fails(
+    crm: ZohoCrm, sandbox: RunningSandbox
+) -> None:
+    sandbox.state.faults.fail(
+        "Quotes",
+        operation="create",
+        status=400,
+        code="INVALID_DATA",
+        body_contains=PRODUCT_IDS[2],
+        times=1_000_000,
+    )
+    plain = await crm.price_order(CONTACT_ID, LINES)
+    tainted = await crm.price_order(CONTACT_ID, (*LINES, OrderLine(PRODUCT_IDS[2], 1)))
+    deal = await crm.create_deal(tainted, marker=new_marker())
+    for _ in range(3):
+        with pytest.raises(PermanentCrmError):
+            await crm.create_quote(tainted, deal=deal, marker=new_marker())
+    await crm.create_quote(plain, deal=deal, marker=new_marker())
+    [quote] = sandbox.state.records("Quotes")
+    assert [line["Product_Name"]["id"] for line in quote["Quoted_Items"]] == list(PRODUCT_IDS[:2])
 
 
 async def test_server_error_is_transient(crm: ZohoCrm, sandbox: RunningSandbox) -> None:
@@ -229,11 +299,11 @@ async def test_429_is_rate_limited_with_retry_after(crm: ZohoCrm, sandbox: Runni
     assert caught.value.code == "TOO_MANY_REQUESTS"
 
 
-async def test_read_timeout_is_transient(sandbox: RunningSandbox) -> None:
+async def test_read_timeout_is_an_unknown_outcome(sandbox: RunningSandbox) -> None:
     crm = await open_zoho_crm(sandbox.config(read_timeout_s=0.2), InMemoryTokenCache())
     sandbox.state.faults.delay(1.0, module="Accounts")
     try:
-        with pytest.raises(TransientCrmError):
+        with pytest.raises(OutcomeUnknown):  # sent, unanswered: it may still be applied
             await crm.get_account(ACCOUNT_ID)
         assert (await crm.get_account(ACCOUNT_ID)).id == ACCOUNT_ID  # served normally again
     finally:
@@ -324,3 +394,15 @@ async def test_token_cache_is_shared_between_instances(sandbox: RunningSandbox) 
     finally:
         await first.aclose()
         await second.aclose()
+
+
+async def test_refused_connection_is_transient_but_not_unknown() -> None:
+    config = ZohoConfig(accounts_url="http://127.0.0.1:1", api_domain="http://127.0.0.1:1",
+                        client_id="c", client_secret="s", refresh_token="r")  # fmt: skip
+    crm = await open_zoho_crm(config, InMemoryTokenCache())
+    try:
+        with pytest.raises(TransientCrmError) as caught:
+            await crm.get_account(ACCOUNT_ID)
+        assert not isinstance(caught.value, OutcomeUnknown)  # nothing reached the CRM
+    finally:
+        await crm.aclose()

@@ -1,8 +1,11 @@
 """The Zoho sandbox's wire shapes over real HTTP: token endpoint, envelopes, status codes,
-204 without a body, 207 batches, and the /__sandbox__ control routes."""
+204 without a body, 207 batches, COQL, search index lag, and the /__sandbox__ control routes
+(faults with probability, body_contains and delays)."""
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,6 +62,14 @@ def api(sandbox: RunningSandbox) -> Iterator[httpx.Client]:
 def quote(subject: str = "Q", **fields: Any) -> dict[str, Any]:
     line = {"Product_Name": {"id": PRODUCT_IDS[0]}, "Quantity": 1, "List_Price": 100.0}
     return {"Subject": subject, "Quoted_Items": [line], **fields}
+
+
+def created_id(response: httpx.Response) -> str:
+    return str(response.json()["data"][0]["details"]["id"])
+
+
+def select(api: httpx.Client, query: str) -> httpx.Response:
+    return api.post("/coql", json={"select_query": query})
 
 
 # --- token endpoint -----------------------------------------------------------------------------
@@ -275,6 +286,100 @@ def test_unknown_path_is_invalid_url_pattern(sandbox: RunningSandbox, api: httpx
     assert api.put("/Deals/1").json()["code"] == "INVALID_REQUEST_METHOD"
 
 
+# --- COQL ---------------------------------------------------------------------------------------
+
+
+def test_coql_select_where_with_escaped_quote(sandbox: RunningSandbox, api: httpx.Client) -> None:
+    quote_id = created_id(api.post("/Quotes", json={"data": [quote("It's (a), b")]}))
+    api.post("/Quotes", json={"data": [quote("It's (a), c")]})
+    found = select(api, r"SELECT Subject, Quote_Stage From Quotes WHERE Subject = 'it\'s (a), b'")
+    assert (found.status_code, found.headers["content-type"]) == (200, JSON_TYPE)
+    assert found.json() == {
+        "data": [{"id": quote_id, "Subject": "It's (a), b", "Quote_Stage": None}],
+        "info": {"count": 1, "more_records": False},
+    }
+    v8 = httpx.post(
+        f"{sandbox.url}/crm/v8/coql",
+        json={"select_query": "select id from Quotes where Subject = 'nothing like it'"},
+        headers=api.headers,
+    )
+    assert (v8.status_code, v8.content) == (204, b"")
+
+
+def test_coql_and_lookup_limit_and_id_order(api: httpx.Client) -> None:
+    deal_ids = [
+        created_id(api.post("/Deals", json={"data": [{"Deal_Name": "Same", "Stage": "S"}]}))
+        for _ in range(3)
+    ]
+    page = select(api, "select Deal_Name from Deals where Deal_Name = 'Same' limit 2").json()
+    assert [d["id"] for d in page["data"]] == deal_ids[:2]
+    assert page["info"] == {"count": 2, "more_records": True}
+    quote_id = created_id(
+        api.post("/Quotes", json={"data": [quote(Deal_Name={"id": deal_ids[1]})]})
+    )
+    api.post("/Quotes", json={"data": [quote(Deal_Name={"id": deal_ids[2]})]})
+    both = f"select Subject from Quotes where Subject = 'Q' and Deal_Name.id = '{deal_ids[1]}'"
+    assert [q["id"] for q in select(api, both).json()["data"]] == [quote_id]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "select id from Deals",  # no where
+        "select id from Deals where Deal_Name like 'x%'",
+        "select id from Deals where Deal_Name = 'open",
+        "select id from Deals where Deal_Name = 'a' or Stage = 'b'",
+        "select id from Deals where Deal_Name = 'a' limit 0",
+        "delete from Deals where id = '1'",
+        5,
+    ],
+)
+def test_coql_outside_the_subset_is_a_syntax_error(api: httpx.Client, query: object) -> None:
+    response = api.post("/coql", json={"select_query": query})
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "code": "SYNTAX_ERROR",
+            "details": {},
+            "message": "error occured while parsing the query",
+            "status": "error",
+        },
+    )
+
+
+def test_coql_unknown_module_and_no_token(sandbox: RunningSandbox, api: httpx.Client) -> None:
+    unknown = select(api, "select id from Widgets where id = '1'")
+    assert (unknown.status_code, unknown.json()["code"]) == (400, "INVALID_QUERY")
+    anonymous = httpx.post(f"{sandbox.url}/crm/v7/coql", json={"select_query": "select"})
+    assert (anonymous.status_code, anonymous.json()) == (401, INVALID_TOKEN)
+
+
+def test_search_lags_writes_but_get_and_coql_do_not(
+    sandbox: RunningSandbox, api: httpx.Client
+) -> None:
+    criteria = {"criteria": "(Deal_Name:equals:Lagging)"}
+    assert httpx.post(f"{sandbox.url}/__sandbox__/reset", json={"search_lag_s": 5}).is_success
+    token = httpx.post(f"{sandbox.url}/oauth/v2/token", data=GRANT).json()["access_token"]
+    api.headers["Authorization"] = f"Zoho-oauthtoken {token}"  # the reset revoked the old one
+    try:
+        deal = {"Deal_Name": "Lagging", "Stage": "S"}
+        deal_id = created_id(api.post("/Deals", json={"data": [deal]}))
+        missed = api.get("/Deals/search", params=criteria)
+        assert (missed.status_code, missed.content) == (204, b"")
+        assert api.get(f"/Deals/{deal_id}").status_code == 200
+        coql = select(api, "select Deal_Name from Deals where Deal_Name = 'Lagging'")
+        assert coql.json()["data"] == [{"id": deal_id, "Deal_Name": "Lagging"}]
+        seeded = api.get("/Contacts/search", params={"email": "walkin@example.com"})
+        assert seeded.status_code == 200  # the seed is indexed
+        sandbox.state.search_lag_s = 0.3  # a plain attribute, read at every search
+        time.sleep(0.35)
+        assert [d["id"] for d in api.get("/Deals/search", params=criteria).json()["data"]] == [
+            deal_id
+        ]
+    finally:
+        sandbox.state.search_lag_s = 0.0
+
+
 # --- faults and control routes ------------------------------------------------------------------
 
 
@@ -306,6 +411,71 @@ def test_fault_routes(sandbox: RunningSandbox, api: httpx.Client) -> None:
     assert duplicate.json()["data"][0]["code"] == "DUPLICATE_DATA"
     assert api.post("/Deals", json=body).status_code == 201  # all faults used up
     assert httpx.post(f"{control}/faults", json={"module": "Deals"}).status_code == 422
+
+
+def test_query_is_its_own_fault_operation(sandbox: RunningSandbox, api: httpx.Client) -> None:
+    faults = sandbox.state.faults
+    faults.fail("Deals", operation="search", status=500)
+    faults.fail("Quotes", operation="query", status=500)
+    faults.fail("Deals", operation="query", status=429, retry_after="2")
+    query = "select id from Deals where Deal_Name = 'x'"
+    limited = select(api, query)
+    assert (limited.status_code, limited.json()["code"]) == (429, "TOO_MANY_REQUESTS")
+    assert select(api, query).status_code == 204
+    assert [(f["module"], f["operation"]) for f in faults.pending()] == [
+        ("Deals", "search"),
+        ("Quotes", "query"),
+    ]
+
+
+def test_fault_probability_counts_only_triggered_calls(
+    sandbox: RunningSandbox, api: httpx.Client
+) -> None:
+    random.seed(20240601)  # the sandbox draws with random.random() in this process
+    sandbox.state.faults.fail("Accounts", status=500, probability=0.5, times=1_000_000)
+    codes = [api.get(f"/Accounts/{ACCOUNT_ID}").status_code for _ in range(400)]
+    failed = codes.count(500)
+    assert set(codes) == {200, 500}
+    assert 140 <= failed <= 260  # Binomial(400, 0.5): mean 200, sd 10
+    [pending] = sandbox.state.faults.pending()
+    assert (pending["probability"], pending["remaining"]) == (0.5, 1_000_000 - failed)
+    control = f"{sandbox.url}/__sandbox__/faults"
+    for probability in (0, 1.5):
+        bad = {"status": 500, "probability": probability}
+        assert httpx.post(control, json=bad).status_code == 422
+
+
+def test_fault_body_contains(sandbox: RunningSandbox, api: httpx.Client) -> None:
+    fault = {
+        "module": "Quotes",
+        "operation": "create",
+        "status": 400,
+        "code": "INVALID_DATA",
+        "body_contains": PRODUCT_IDS[2],
+        "times": 1_000_000,
+    }
+    assert httpx.post(f"{sandbox.url}/__sandbox__/faults", json=fault).status_code == 200
+    with_product = quote("tainted")
+    with_product["Quoted_Items"].append({"Product_Name": {"id": PRODUCT_IDS[2]}, "Quantity": 1})
+    for _ in range(3):
+        refused = api.post("/Quotes", json={"data": [with_product]})
+        assert (refused.status_code, refused.json()["data"][0]["code"]) == (400, "INVALID_DATA")
+    assert api.post("/Quotes", json={"data": [quote("clean")]}).status_code == 201
+    assert [q["Subject"] for q in sandbox.state.records("Quotes")] == ["clean"]
+    [pending] = httpx.get(f"{sandbox.url}/__sandbox__/records").json()["faults"]
+    assert (pending["body_contains"], pending["remaining"]) == (PRODUCT_IDS[2], 999_997)
+
+
+def test_record_lands_after_the_client_gave_up(sandbox: RunningSandbox, api: httpx.Client) -> None:
+    sandbox.state.faults.delay(0.5, module="Deals", operation="create", body_contains="Slow")
+    with pytest.raises(httpx.ReadTimeout):  # httpx drops the connection: a client disconnect
+        api.post("/Deals", json={"data": [{"Deal_Name": "Slow", "Stage": "S"}]}, timeout=0.1)
+    assert sandbox.state.records("Deals") == []  # the delay comes before the insert
+    deadline = time.monotonic() + 5.0
+    while not sandbox.state.records("Deals") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [deal] = sandbox.state.records("Deals")
+    assert deal["Deal_Name"] == "Slow"
 
 
 def test_delay_fault_then_served(sandbox: RunningSandbox, api: httpx.Client) -> None:

@@ -92,8 +92,35 @@ def test_sales_order_body() -> None:
     assert wire.insert_body(record) == {"data": [record], "trigger": []}
 
 
-def test_criteria_escapes_parentheses_and_commas() -> None:
-    assert wire.equals_criteria("Subject", "a (b), c") == r"(Subject:equals:a \(b\)\, c)"
+def test_find_query_is_coql_on_the_exact_name_with_quotes_escaped() -> None:
+    assert wire.find_query(RecordKind.DEAL, MARKER) == {
+        "select_query": f"select id, Deal_Name from Deals where Deal_Name = 'PLG Sale {MARKER}'"
+        " limit 2"
+    }
+    odd = wire.find_query(RecordKind.SALES_ORDER, "it's (a), b")["select_query"]
+    assert odd == (
+        "select id, Subject from Sales_Orders where Subject = 'PLG Sales Order it\\'s (a), b'"
+        " limit 2"
+    )
+    assert wire.coql_string("a\\'") == r"'a\\\''"  # a backslash cannot end the literal
+
+
+def test_found_id_wants_the_exact_name_and_204_is_none() -> None:
+    name = f"PLG Quote {MARKER}"
+    data = [{"id": "1", "Subject": name.upper()}, {"id": "2", "Subject": name}]
+    answer = httpx.Response(200, json={"data": data, "info": {"count": 2, "more_records": False}})
+    assert wire.found_id(answer, RecordKind.QUOTE, MARKER) == "2"
+    other_case = httpx.Response(200, json={"data": data[:1]})  # COQL `=` may ignore case
+    assert wire.found_id(other_case, RecordKind.QUOTE, MARKER) is None
+    assert wire.found_id(httpx.Response(204), RecordKind.QUOTE, MARKER) is None
+
+
+def test_coql_syntax_error_is_permanent() -> None:
+    body = _top("SYNTAX_ERROR", "error occured while parsing the query")
+    error = _error(400, body)
+    assert type(error) is PermanentCrmError
+    assert (error.code, error.status) == ("SYNTAX_ERROR", 400)
+    assert "parsing the query" in str(error)
 
 
 def test_parse_contact_account_product() -> None:

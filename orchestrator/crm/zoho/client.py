@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from orchestrator.crm.errors import NotFound, PermanentCrmError, TransientCrmError
+from orchestrator.crm.errors import NotFound, OutcomeUnknown, PermanentCrmError, TransientCrmError
 from orchestrator.crm.protocol import (
     Account,
     Contact,
@@ -159,14 +159,11 @@ class ZohoCrm:
     async def find(self, kind: RecordKind, marker: str) -> RecordRef | None:
         """The record whose name field is exactly the one create_* wrote for `marker`.
 
-        Zoho's search index can lag a fresh write by a little; a miss right after a create is
-        possible on real Zoho (not on the sandbox)."""
-        name_field, name = wire.NAME_FIELDS[kind], wire.record_name(kind, marker)
-        criteria = wire.equals_criteria(name_field, name)
-        response = await self._send(
-            "GET", f"/{wire.MODULES[kind]}/search", params={"criteria": criteria}
-        )
-        record_id = wire.named_id(wire.records(response), name_field, name)
+        A COQL query, not the search API: search lags writes (a record created a moment ago
+        may answer 204), COQL reads live records, so a redelivered step finds what the earlier
+        attempt created. Needs the OAuth scope ZohoCRM.coql.READ."""
+        response = await self._send("POST", wire.COQL_PATH, json=wire.find_query(kind, marker))
+        record_id = wire.found_id(response, kind, marker)
         return None if record_id is None else RecordRef(kind, record_id)
 
     async def delete_if_present(self, record: RecordRef) -> None:
@@ -222,11 +219,17 @@ class ZohoCrm:
         """One call; network trouble is transient, any HTTP error goes through wire.crm_error."""
         try:
             response = await self._http.request(method, path, params=params, json=json)
-        except httpx.TransportError as exc:
+        except _NOT_SENT as exc:
             raise TransientCrmError(f"{method} {path}: {exc!r}") from exc
+        except httpx.TransportError as exc:  # sent, no answer: Zoho may still apply it
+            raise OutcomeUnknown(f"{method} {path}: {exc!r}") from exc
         if response.status_code >= 400:
             raise wire.crm_error(response)
         return response
+
+
+# Failures before the request left this process: the CRM cannot have applied it.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 def _priced(product: wire.Product, line: OrderLine) -> PricedLine:

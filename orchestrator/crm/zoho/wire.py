@@ -1,7 +1,8 @@
 """Zoho CRM JSON ↔ our types, and Zoho failures → our error tree. The only module with Zoho names.
 
-Request bodies for Deals / Quotes / Sales_Orders, parsing of Contacts / Accounts / Products, the
-token endpoint's answer, and `crm_error`, the one mapping of a failed response to a CrmError.
+Request bodies for Deals / Quotes / Sales_Orders, the COQL query that finds a record by its
+marker, parsing of Contacts / Accounts / Products, the token endpoint's answer, and `crm_error`,
+the one mapping of a failed response to a CrmError.
 Wire facts and their confidence: shared/reference/zoho-crm.md.
 """
 
@@ -43,6 +44,8 @@ _NAME_PREFIXES = {
     RecordKind.SALES_ORDER: "PLG Sales Order",
 }
 CONTACTS, ACCOUNTS, PRODUCTS = "Contacts", "Accounts", "Products"
+COQL_PATH = "/coql"  # POST {"select_query": "..."}; needs scope ZohoCRM.coql.READ
+_FIND_LIMIT = 2  # one record per marker is expected; a second one would be a duplicate
 TOKEN_REJECTED = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE"})  # refresh once, retry
 # Codes that may succeed later: a server hiccup, a token another worker's refresh evicted,
 # the token endpoint's throttle ("Access Denied", sent with HTTP 200).
@@ -111,10 +114,20 @@ def sales_order_record(order: PricedOrder, marker: str, *, deal_id: str, quote_i
     }
 
 
-def equals_criteria(field: str, value: str) -> str:
-    """`(Field:equals:value)` with Zoho's backslash escapes for `(`, `)` and `,`."""
-    escaped = value.replace("(", r"\(").replace(")", r"\)").replace(",", r"\,")
-    return f"({field}:equals:{escaped})"
+def find_query(kind: RecordKind, marker: str) -> Json:
+    """The COQL body selecting the records whose name field equals the marker's record name.
+
+    COQL reads live records, unlike the search API, whose index lags writes (zoho-crm.md 2.5)."""
+    field = NAME_FIELDS[kind]
+    where = f"{field} = {coql_string(record_name(kind, marker))}"
+    query = f"select id, {field} from {MODULES[kind]} where {where} limit {_FIND_LIMIT}"
+    return {"select_query": query}
+
+
+def coql_string(value: str) -> str:
+    """A quoted COQL string literal: `\\'` for a single quote, as Zoho's COQL expects. Doubling
+    a backslash (so a value ending in one cannot end the literal) is assumed, not documented."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _money(amount: Decimal) -> float:
@@ -247,8 +260,14 @@ def product(record: Json) -> Product:
     )
 
 
+def found_id(response: httpx.Response, kind: RecordKind, marker: str) -> str | None:
+    """The id in a `find_query` answer (200 `data` list, or 204 for none) of the record whose
+    name is exactly the marker's: COQL `=` may ignore case (assumed, so checked here)."""
+    return named_id(records(response), NAME_FIELDS[kind], record_name(kind, marker))
+
+
 def named_id(found: list[Json], field: str, name: str) -> str | None:
-    """The id of the record whose `field` is exactly `name` (search matches case-insensitively)."""
+    """The id of the record whose `field` is exactly `name` (queries may match ignoring case)."""
     for record in found:
         if record.get(field) == name:
             return str(record["id"])

@@ -3,12 +3,20 @@
 Works mounted anywhere (`app.mount("/zoho-sandbox", create_sandbox_app())`); the same app is both
 the accounts server and the API domain. Wire facts: shared/reference/zoho-crm.md.
 
+Records API: GET /{M}/{id}, GET /{M}/search (criteria= or email=; misses records younger than
+`search_lag_s`), POST /{M}, DELETE /{M}/{id}, and POST /coql for the subset
+`select F[, F…] from M where F = '<v>' [and F = '<v>'] [limit N]` (keywords in any case, `\\'`
+escapes a quote; answered from live records at once; 204 when nothing matches; any other query is
+400 SYNTAX_ERROR). Fault operations: create, get, delete, search, query (COQL).
+
 Control routes (not Zoho; for tests, which may run the sandbox in another process):
   POST /__sandbox__/faults         a Fault as JSON: {"module": "Quotes", "operation": "create",
                                    "status": 500, "code": null, "times": 1, "retry_after": null,
-                                   "details": {}, "delay_s": 0}; a fault without status only delays
+                                   "details": {}, "delay_s": 0, "probability": 1.0,
+                                   "body_contains": null}; a fault without status only delays
   POST /__sandbox__/revoke-tokens  optional {"refresh_token": true}: also revoke the refresh token
-  POST /__sandbox__/reset          back to seed; optional {"refresh_limit": 9, "token_ttl_s": 60}
+  POST /__sandbox__/reset          back to seed; optional {"refresh_limit": 9, "token_ttl_s": 60,
+                                   "search_lag_s": 5} (kept until changed again)
   GET  /__sandbox__/records        {"modules": {M: {"count", "deleted_count", "records",
                                    "deleted"}}, "tokens_issued": n, "faults": [...]}; with `_meta`
 """
@@ -19,6 +27,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -64,20 +73,34 @@ def _state(request: Request) -> SandboxState:
     return state
 
 
-async def _admit(request: Request, module: str, operation: Operation) -> SandboxState:
-    """Auth, module check, then the next matching fault (delay and/or failure)."""
+def _authenticated(request: Request) -> SandboxState:
     state = _state(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme != "Zoho-oauthtoken" or not state.token_valid(token.strip()):
         raise ZohoReply(401, INVALID_TOKEN)
+    return state
+
+
+async def _misbehave(
+    request: Request, state: SandboxState, module: str, operation: Operation
+) -> None:
+    """The next triggered fault for this call: delay and/or failure. The body is read first,
+    so a client that gives up during a delay does not stop the call being served afterwards."""
+    fault = state.faults.take(module, operation, await request.body())
+    if fault is None:
+        return
+    if fault.delay_s:
+        await asyncio.sleep(fault.delay_s)
+    if fault.status is not None:
+        raise ZohoReply(*fault_reply(fault))
+
+
+async def _admit(request: Request, module: str, operation: Operation) -> SandboxState:
+    """Auth, module check, then the next matching fault (delay and/or failure)."""
+    state = _authenticated(request)
     if module not in MODULES:
         raise ZohoReply(400, _top("INVALID_MODULE", "the module name given seems to be invalid"))
-    fault = state.faults.take(module, operation)
-    if fault is not None:
-        if fault.delay_s:
-            await asyncio.sleep(fault.delay_s)
-        if fault.status is not None:
-            raise ZohoReply(*fault_reply(fault))
+    await _misbehave(request, state, module, operation)
     return state
 
 
@@ -172,6 +195,95 @@ async def search_records(request: Request, module: str) -> Response:
     return reply(200, {"data": found, "info": info})
 
 
+# --- COQL ---------------------------------------------------------------------------------------
+
+# Assumed shapes (shared/reference/zoho-crm.md names COQL only as the read-after-write way):
+# SYNTAX_ERROR with empty details, INVALID_QUERY for an unknown module, text `=` compared
+# case-insensitively like search, default limit 200 and at most 2000 (Zoho's documented limits).
+SYNTAX_ERROR = _top("SYNTAX_ERROR", "error occured while parsing the query")  # Zoho's spelling
+COQL_MAX_LIMIT, COQL_DEFAULT_LIMIT = 2000, 200
+_NAME = r"[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)?"
+_QUOTED = r"(?:\\.|[^'\\])*"
+
+
+def _condition(n: int) -> str:
+    return rf"(?P<field{n}>{_NAME})\s*=\s*'(?P<value{n}>{_QUOTED})'"
+
+
+_SELECT = re.compile(
+    rf"\s*select\s+(?P<fields>{_NAME}(?:\s*,\s*{_NAME})*)\s+from\s+(?P<module>{_NAME})"
+    rf"\s+where\s+{_condition(1)}(?:\s+and\s+{_condition(2)})?"
+    r"(?:\s+limit\s+(?P<limit>[0-9]+))?\s*",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Coql:
+    """The supported subset of one COQL select."""
+
+    fields: tuple[str, ...]
+    module: str
+    equals: tuple[tuple[str, str], ...]  # (field, unescaped value), all must hold
+    limit: int
+
+
+def _parse_coql(body: bytes) -> Coql:
+    """`{"select_query": "select … from … where F = '…' [and F = '…'] [limit N]"}`."""
+    try:
+        text = json.loads(body).get("select_query")
+    except (ValueError, AttributeError):
+        raise ZohoReply(400, _top("INVALID_DATA", "the input json is invalid")) from None
+    match = _SELECT.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ZohoReply(400, SYNTAX_ERROR)
+    limit = int(match["limit"] or COQL_DEFAULT_LIMIT)
+    if not 1 <= limit <= COQL_MAX_LIMIT:
+        raise ZohoReply(400, SYNTAX_ERROR)
+    equals = tuple(
+        (match[f"field{n}"], re.sub(r"\\(.)", r"\1", match[f"value{n}"]))
+        for n in (1, 2)
+        if match[f"field{n}"] is not None
+    )
+    fields = tuple(name.strip() for name in match["fields"].split(","))
+    return Coql(fields=fields, module=match["module"], equals=equals, limit=limit)
+
+
+def _field(record: Record, path: str) -> object:
+    """`Field` or `Lookup.key` of a record."""
+    head, _, key = path.partition(".")
+    value = record.get(head)
+    if not key:
+        return value
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _coql_filter(equals: tuple[tuple[str, str], ...]) -> Callable[[Record], bool]:
+    wanted = [(field, value.casefold()) for field, value in equals]
+    return lambda record: all(_comparable(_field(record, f)) == v for f, v in wanted)
+
+
+@records.post("/coql")
+async def coql(request: Request) -> Response:
+    """200 `{"data": [{id, selected fields}], "info": {"count", "more_records"}}`, 204 if none."""
+    state = _authenticated(request)
+    query = _parse_coql(await request.body())
+    if query.module not in MODULES:
+        raise ZohoReply(
+            400, _top("INVALID_QUERY", "invalid query formed", reason="invalid module given")
+        )
+    await _misbehave(request, state, query.module, "query")
+    found = state.query(query.module, _coql_filter(query.equals))
+    if not found:
+        return reply(204)
+    page = [
+        {"id": r["id"]} | {field: _field(r, field) for field in query.fields}
+        for r in found[: query.limit]
+    ]
+    info = {"count": len(page), "more_records": len(found) > query.limit}
+    return reply(200, {"data": page, "info": info})
+
+
 @records.get("/{module}/{record_id}")
 async def get_record(request: Request, module: str, record_id: str) -> Response:
     state = await _admit(request, module, "get")
@@ -239,6 +351,7 @@ class ResetOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     refresh_limit: int | None = Field(default=None, ge=0)
     token_ttl_s: int | None = Field(default=None, ge=1)
+    search_lag_s: float | None = Field(default=None, ge=0.0)
 
 
 @control.post("/faults")
@@ -265,6 +378,8 @@ async def reset(request: Request, options: ResetOptions | None = None) -> Respon
         state.refresh_limit = options.refresh_limit
     if options is not None and options.token_ttl_s is not None:
         state.token_ttl_s = options.token_ttl_s
+    if options is not None and options.search_lag_s is not None:
+        state.search_lag_s = options.search_lag_s
     state.reset()
     return reply(200, {"reset": True})
 

@@ -1,6 +1,10 @@
 """The Zoho sandbox's memory: records per module, the seed (seed 002's contact, account, products),
 issued OAuth tokens, and the record rules Zoho enforces on insert (mandatory fields, lookups).
 
+Search index lag: `search_lag_s` (constructor argument or plain attribute, read at every search)
+hides records created less than that many seconds ago from `search`, as Zoho's index delay does
+(shared/reference/zoho-crm.md 2.5). `get` and `query` (COQL) always see every live record.
+
 Thread-safe: a uvicorn server thread and a test thread share one SandboxState.
 """
 
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import secrets
 import threading
 import time
@@ -128,9 +133,12 @@ def _product(record_id: str, name: str, price: float, *, active: bool) -> Record
 class SandboxState:
     """Records per module (live and recycle bin), tokens, faults; `app.state.sandbox`."""
 
-    def __init__(self, *, refresh_limit: int = 1000, token_ttl_s: int = 3600) -> None:
+    def __init__(
+        self, *, refresh_limit: int = 1000, token_ttl_s: int = 3600, search_lag_s: float = 0.0
+    ) -> None:
         self.refresh_limit = refresh_limit  # token grants allowed per 10 minutes
         self.token_ttl_s = token_ttl_s
+        self.search_lag_s = search_lag_s  # search misses records younger than this
         self.faults = FaultPlan()
         self._lock = threading.Lock()
         self._ids = itertools.count(550428000030000001)
@@ -144,6 +152,7 @@ class SandboxState:
             for module, records in seed_records().items():
                 for record in records:
                     self._live[module][record["id"]] = record | {"_meta": {"seed": True}}
+            self._created: dict[str, float] = {}  # id → time.monotonic() at creation (not seeds)
             self._tokens: dict[str, float] = {}
             self._refresh_valid = True
             self._grants: deque[float] = deque()
@@ -198,13 +207,23 @@ class SandboxState:
             return None if record is None else _public(record)
 
     def search(self, module: str, matches: Callable[[Record], bool]) -> list[Record]:
-        """Live records `matches` accepts, without subforms (as Zoho lists them); at most 200."""
+        """Live records `matches` accepts and the index already holds (older than
+        `search_lag_s`), without subforms (as Zoho lists them); at most 200."""
+        indexed_before = time.monotonic() - self.search_lag_s
         with self._lock:
-            found = [_public(r) for r in self._live[module].values() if matches(r)][:200]
-        for record in found:
-            for subform in LINE_ITEMS.values():
-                record.pop(subform, None)
-        return found
+            found = [
+                _listed(r)
+                for r in self._live[module].values()
+                if self._created.get(r["id"], -math.inf) <= indexed_before and matches(r)
+            ]
+        return found[:200]
+
+    def query(self, module: str, matches: Callable[[Record], bool]) -> list[Record]:
+        """Live records `matches` accepts, with no index lag (COQL), in id order, without
+        subforms."""
+        with self._lock:
+            found = [_listed(r) for r in self._live[module].values() if matches(r)]
+        return sorted(found, key=lambda record: (len(record["id"]), record["id"]))
 
     def insert(self, module: str, record: Record, *, index: int, trigger: object) -> Record:
         """Validate and store one record; returns its per-record result entry."""
@@ -216,6 +235,7 @@ class SandboxState:
             stored |= _system_fields(str(next(self._ids)))
             stored["_meta"] = {"trigger": copy.deepcopy(trigger)}
             self._live[module][stored["id"]] = stored
+            self._created[stored["id"]] = time.monotonic()
         details = {key: stored[key] for key in ("Modified_Time", "Modified_By", "Created_Time")}
         details |= {"id": stored["id"], "Created_By": SANDBOX_USER}
         return {
@@ -230,6 +250,7 @@ class SandboxState:
         with self._lock:
             record = copy.deepcopy(fields) | _system_fields(str(next(self._ids)))
             self._live[module][record["id"]] = record | {"_meta": {"added": True}}
+            self._created[record["id"]] = time.monotonic()
             return str(record["id"])
 
     def delete(self, module: str, record_id: str, *, wf_trigger: str | None) -> Record:
@@ -288,6 +309,12 @@ class SandboxState:
 
 def _public(record: Record) -> Record:
     return {key: copy.deepcopy(value) for key, value in record.items() if key != "_meta"}
+
+
+def _listed(record: Record) -> Record:
+    """A record as Zoho lists it (search, COQL): no `_meta`, no subforms."""
+    subforms = {"_meta", *LINE_ITEMS.values()}
+    return {key: copy.deepcopy(value) for key, value in record.items() if key not in subforms}
 
 
 def _now() -> str:

@@ -1,17 +1,24 @@
 """Fault injection for the Zoho sandbox: "the next N calls to module M fail / are delayed".
 
 Used from Python (`state.faults.fail("Quotes", status=500)`) or over HTTP
-(`POST /__sandbox__/faults` with a `Fault` as JSON). Only record-API calls (`/crm/v7|v8/…`) count.
+(`POST /__sandbox__/faults` with a `Fault` as JSON). Only record-API calls (`/crm/v7|v8/…`) count;
+COQL (`POST /crm/v7|v8/coql`) is the operation "query", on the module named in its FROM.
+
+A fault matches a call by module, operation and (`body_contains`) a substring of the raw request
+body; a matching call then triggers it with `probability`. Only triggered calls count against
+`times` (use a large `times`, e.g. 1_000_000, for "always"). A fault with `delay_s` waits before
+the call is served or fails, i.e. before a record would be stored.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Operation = Literal["create", "get", "delete", "search"]
+Operation = Literal["create", "get", "delete", "search", "query"]
 
 DEFAULT_CODES = {
     400: "INVALID_DATA",
@@ -38,13 +45,15 @@ class Fault(BaseModel):
 
     module: str | None = None  # None: any module
     operation: Operation | None = None  # None: any operation
-    times: int = Field(default=1, ge=1)
+    times: int = Field(default=1, ge=1)  # triggered calls it applies to
     status: int | None = Field(default=None, ge=400, le=599)
     code: str | None = None  # default from the status: 500 INTERNAL_ERROR, 429 TOO_MANY_REQUESTS …
     message: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
     retry_after: str | None = None  # sent as the Retry-After header (429)
     delay_s: float = Field(default=0.0, ge=0.0, le=120.0)
+    probability: float = Field(default=1.0, gt=0.0, le=1.0)  # chance a matching call triggers
+    body_contains: str | None = Field(default=None, min_length=1)  # in the raw body (UTF-8)
 
     @model_validator(mode="after")
     def _does_something(self) -> Fault:
@@ -52,10 +61,16 @@ class Fault(BaseModel):
             raise ValueError("a fault needs a status or a delay_s")
         return self
 
-    def matches(self, module: str, operation: Operation) -> bool:
-        return (self.module is None or self.module == module) and (
-            self.operation is None or self.operation == operation
+    def matches(self, module: str, operation: Operation, body: bytes = b"") -> bool:
+        return (
+            (self.module is None or self.module == module)
+            and (self.operation is None or self.operation == operation)
+            and (self.body_contains is None or self.body_contains.encode() in body)
         )
+
+    def triggers(self) -> bool:
+        """One draw of `random.random()` (seed `random` for a repeatable run)."""
+        return self.probability >= 1.0 or random.random() < self.probability
 
 
 class FaultPlan:
@@ -63,7 +78,7 @@ class FaultPlan:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: list[tuple[Fault, int]] = []  # fault, calls it still applies to
+        self._pending: list[tuple[Fault, int]] = []  # fault, triggered calls it still applies to
 
     def add(self, fault: Fault) -> None:
         with self._lock:
@@ -79,8 +94,11 @@ class FaultPlan:
         times: int = 1,
         retry_after: str | None = None,
         details: dict[str, Any] | None = None,
+        probability: float = 1.0,
+        body_contains: str | None = None,
     ) -> None:
-        """The next `times` calls to `module` (and `operation`) answer `status` with `code`."""
+        """The next `times` triggered calls to `module` (and `operation`, and with
+        `body_contains` in the body) answer `status` with `code`."""
         self.add(
             Fault(
                 module=module,
@@ -90,6 +108,8 @@ class FaultPlan:
                 code=code,
                 retry_after=retry_after,
                 details=details or {},
+                probability=probability,
+                body_contains=body_contains,
             )
         )
 
@@ -100,15 +120,27 @@ class FaultPlan:
         module: str | None = None,
         operation: Operation | None = None,
         times: int = 1,
+        probability: float = 1.0,
+        body_contains: str | None = None,
     ) -> None:
-        """The next `times` matching calls wait `seconds`, then are served normally."""
-        self.add(Fault(module=module, operation=operation, times=times, delay_s=seconds))
+        """The next `times` triggered calls wait `seconds`, then are served normally."""
+        self.add(
+            Fault(
+                module=module,
+                operation=operation,
+                times=times,
+                delay_s=seconds,
+                probability=probability,
+                body_contains=body_contains,
+            )
+        )
 
-    def take(self, module: str, operation: Operation) -> Fault | None:
-        """The first pending fault for this call, counting the call against it."""
+    def take(self, module: str, operation: Operation, body: bytes = b"") -> Fault | None:
+        """The first pending fault that matches this call and triggers, counting the call
+        against it; a matching fault that does not trigger is left as it was."""
         with self._lock:
             for index, (fault, left) in enumerate(self._pending):
-                if fault.matches(module, operation):
+                if fault.matches(module, operation, body) and fault.triggers():
                     if left > 1:
                         self._pending[index] = (fault, left - 1)
                     else:
