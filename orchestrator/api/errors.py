@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
 
 from orchestrator.api.auth import AuthError
+from orchestrator.saga.ports import StoreUnavailable
 
 log = logging.getLogger("orchestrator.api")
 
@@ -72,4 +73,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(DBAPIError, _database_down)
+    app.add_exception_handler(StoreUnavailable, _database_down)
     app.add_exception_handler(Exception, _unexpected)

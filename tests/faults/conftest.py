@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,14 +19,25 @@ class Mailbox:
 
     port: int
     server: SmtpServer | None = None
+    _running: contextlib.ExitStack | None = None
+
+    def start(self) -> SmtpServer:
+        self._running = contextlib.ExitStack()
+        self.server = self._running.enter_context(running_smtp(port=self.port))
+        return self.server
+
+    def stop(self) -> None:
+        if self._running is not None:
+            self._running.close()
+        self._running, self.server = None, None
 
 
 @pytest.fixture(scope="package")
 def mailbox() -> Iterator[Mailbox]:
     box = Mailbox(free_port())
-    with running_smtp(port=box.port) as server:
-        box.server = server
-        yield box
+    box.start()
+    yield box
+    box.stop()
 
 
 @pytest.fixture(scope="package")
@@ -41,8 +53,9 @@ def cluster(pg_url, tmp_path_factory, mailbox) -> Iterator[Cluster]:
 def fresh(cluster, mailbox) -> Cluster:
     """The cluster with a reset sandbox, an empty mailbox and exactly one worker."""
     cluster.reset_sandbox()
-    if mailbox.server is not None:
-        mailbox.server.clear()
+    if mailbox.server is None:
+        mailbox.start()
+    mailbox.server.clear()
     while len(cluster.workers) > 1:
         cluster.kill_worker()
     if not cluster.workers:

@@ -4,7 +4,6 @@ is lost, duplicated or half-made, and every e-mail arrives once."""
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +12,6 @@ import httpx
 from celery import Celery
 
 from tests.faults.cluster import P1, POISON, check_invariants, order
-from tests.smtp_server import running_smtp
 
 PG_CLUSTER = subprocess.run("ls /etc/postgresql", shell=True, capture_output=True, text=True)
 REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port",
@@ -86,28 +84,20 @@ def test_one_idempotency_key_sent_ten_times_at_once_makes_one_sale(fresh):
 
 
 def test_smtp_down_while_five_sagas_fail_then_every_email_arrives_once(fresh, mailbox):
-    stop = threading.Event()
-    mailbox.server = None
+    mailbox.stop()  # SMTP is down from here on
     fresh.fault(module="Quotes", operation="create", status=400, times=5)
-    with running_smtp(port=mailbox.port) as probe:
-        pass  # the port is free again once this closes: SMTP is down from here on
-    del probe
     ids = [fresh.sale(order(P1, POISON)) for _ in range(5)]
     outcome = fresh.wait_terminal(ids)
     assert set(outcome.values()) == {"compensated"}
     time.sleep(2.0)  # deliveries are failing and being retried now
     pending = [fresh.saga(i)["notifications"][0] for i in ids]
     assert all(n["status"] != "sent" and n["attempts"] >= 1 for n in pending), pending
-    with running_smtp(port=mailbox.port) as server:
-        mailbox.server = server
-        server.wait_for(5, timeout=30)
-        time.sleep(3.0)  # a duplicate would come with the next sweeps
-        subjects = [m["Subject"] for m in server.messages]
-        assert sorted(next(i for i in ids if i in s) for s in subjects) == sorted(ids)
-        assert all(fresh.saga(i)["notifications"][0]["status"] == "sent" for i in ids)
-    stop.set()
-    with running_smtp(port=mailbox.port) as server:  # leave a server for the tests after
-        mailbox.server = server
+    server = mailbox.start()
+    server.wait_for(5, timeout=30)
+    time.sleep(3.0)  # a duplicate would come with the next sweeps
+    subjects = [m["Subject"] for m in server.messages]
+    assert sorted(next(i for i in ids if i in s) for s in subjects) == sorted(ids)
+    assert all(fresh.saga(i)["notifications"][0]["status"] == "sent" for i in ids)
     check_invariants(fresh, outcome)
 
 
