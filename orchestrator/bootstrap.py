@@ -103,7 +103,7 @@ async def build_deps(settings: Settings, *, mailer: Mailer | None = None) -> Dep
     mail_retry = RetryPolicy(MAIL_ATTEMPTS, settings.mail_retry_base_s, settings.mail_retry_cap_s)
     outbox = Outbox(
         db, mailer, recipient=settings.it_email, flows=FLOWS, record_url=crm.record_url,
-        retry=mail_retry,
+        retry=mail_retry, send_lease_s=3 * settings.smtp_timeout_s,
     )  # fmt: skip
 
     async def deliver_notice(saga: SagaState) -> None:

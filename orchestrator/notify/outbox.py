@@ -26,7 +26,6 @@ from orchestrator.store.models import OutboxRow
 from orchestrator.store.sql_store import load_saga
 
 OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
-SEND_LEASE = timedelta(minutes=2)  # a sender that died mid-send is retried after this
 MAIL_ATTEMPTS = 1_000_000  # in effect forever: a notice is never dropped, only delayed
 MAIL_RETRY = RetryPolicy(max_attempts=MAIL_ATTEMPTS, base_s=5.0, cap_s=300.0)
 log = logging.getLogger(__name__)
@@ -43,9 +42,11 @@ class Outbox:
         record_url: RecordUrl | None = None,
         clock: Clock = utc_now,
         retry: RetryPolicy = MAIL_RETRY,
+        send_lease_s: float = 30.0,  # a sender that died mid-send is replaced after this
     ) -> None:
         self._engine, self._mailer, self._recipient = engine, mailer, recipient
         self._flows, self._record_url, self._clock, self._retry = flows, record_url, clock, retry
+        self._send_lease = timedelta(seconds=send_lease_s)
 
     async def deliver_for(self, saga_id: uuid.UUID) -> int:
         """Send this saga's due notifications now; returns how many were sent."""
@@ -108,7 +109,7 @@ class Outbox:
                 .values(
                     status="sending",
                     attempts=OUTBOX.c.attempts + 1,
-                    next_attempt_at=now + SEND_LEASE,
+                    next_attempt_at=now + self._send_lease,
                 )
                 .returning(OUTBOX.c.saga_id, OUTBOX.c.attempts)
             )

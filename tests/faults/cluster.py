@@ -161,7 +161,7 @@ def start_cluster(tmp_path: Path, pg_url: str, *, smtp_port: int, workers: int =
         SYNC_WAIT_S="0.2", LEASE_S="4", RECOVER_EVERY_S="1", RECOVER_HOLD_S="3",
         ZOHO_READ_TIMEOUT_S="2", AMBIGUOUS_WAIT_S="3", RETRY_BASE_S="0.1", RETRY_CAP_S="1",
         STEP_MAX_ATTEMPTS="8", COMPENSATION_MAX_ATTEMPTS="8", MAIL_RETRY_BASE_S="0.5",
-        MAIL_RETRY_CAP_S="1", LOG_LEVEL="WARNING", **overrides,
+        MAIL_RETRY_CAP_S="1", SMTP_TIMEOUT_S="2", LOG_LEVEL="WARNING", **overrides,
     )  # fmt: skip
     cluster = Cluster(tmp_path, env, f"http://127.0.0.1:{port}")
     cluster.start(workers)
