@@ -45,11 +45,11 @@ class Cluster:
     # --- processes ------------------------------------------------------------------------------
 
     def _spawn(self, *args: str) -> subprocess.Popen:
-        log = (self.cwd / "cluster.log").open("a")
-        # Own session: a SIGKILL to the group takes the prefork parent and its children at once.
         command = [str(BIN / args[0]), *args[1:]]
-        return subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        with (self.cwd / "cluster.log").open("a") as log:  # the child keeps its own copy
+            # Own session: a SIGKILL to the group takes the prefork parent and its children.
+            return subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
     def start(self, workers: int = 1) -> None:
         self.api = self._spawn("salesaga", "serve")
