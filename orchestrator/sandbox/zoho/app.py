@@ -27,7 +27,6 @@ import asyncio
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -35,6 +34,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from orchestrator.sandbox.zoho.coql import CoqlError, comparable, coql_filter, field_of, parse_coql
 from orchestrator.sandbox.zoho.data import MODULES, Record, SandboxState
 from orchestrator.sandbox.zoho.faults import Fault, Operation, fault_reply
 
@@ -146,14 +146,6 @@ _OPERATORS: dict[str, Callable[[str, str], bool]] = {
 }
 
 
-def _comparable(value: object) -> str:
-    if isinstance(value, dict):
-        value = value.get("id")
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value).casefold()
-
-
 def _criteria(text: str) -> Callable[[Record], bool]:
     """One `(Field:operator:value)`; `\\(` `\\)` `\\,` are escapes; bare commas separate values."""
     match = _CRITERION.fullmatch(text.strip())
@@ -163,7 +155,7 @@ def _criteria(text: str) -> Callable[[Record], bool]:
     values = [
         re.sub(r"\\(.)", r"\1", part).casefold() for part in re.split(r"(?<!\\),", match["value"])
     ]
-    return lambda record: any(test(_comparable(record.get(field)), value) for value in values)
+    return lambda record: any(test(comparable(record.get(field)), value) for value in values)
 
 
 def _search_filter(params: Mapping[str, str]) -> Callable[[Record], bool]:
@@ -173,7 +165,7 @@ def _search_filter(params: Mapping[str, str]) -> Callable[[Record], bool]:
     if "email" in params:
         email = params["email"].casefold()
         return lambda record: any(
-            key.endswith("Email") and _comparable(value) == email for key, value in record.items()
+            key.endswith("Email") and comparable(value) == email for key, value in record.items()
         )
     raise ZohoReply(
         400,
@@ -197,87 +189,25 @@ async def search_records(request: Request, module: str) -> Response:
 
 # --- COQL ---------------------------------------------------------------------------------------
 
-# Assumed shapes (shared/reference/zoho-crm.md names COQL only as the read-after-write way):
-# SYNTAX_ERROR with empty details, INVALID_QUERY for an unknown module, text `=` compared
-# case-insensitively like search, default limit 200 and at most 2000 (Zoho's documented limits).
-SYNTAX_ERROR = _top("SYNTAX_ERROR", "error occured while parsing the query")  # Zoho's spelling
-COQL_MAX_LIMIT, COQL_DEFAULT_LIMIT = 2000, 200
-_NAME = r"[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)?"
-_QUOTED = r"(?:\\.|[^'\\])*"
-
-
-def _condition(n: int) -> str:
-    return rf"(?P<field{n}>{_NAME})\s*=\s*'(?P<value{n}>{_QUOTED})'"
-
-
-_SELECT = re.compile(
-    rf"\s*select\s+(?P<fields>{_NAME}(?:\s*,\s*{_NAME})*)\s+from\s+(?P<module>{_NAME})"
-    rf"\s+where\s+{_condition(1)}(?:\s+and\s+{_condition(2)})?"
-    r"(?:\s+limit\s+(?P<limit>[0-9]+))?\s*",
-    re.IGNORECASE,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Coql:
-    """The supported subset of one COQL select."""
-
-    fields: tuple[str, ...]
-    module: str
-    equals: tuple[tuple[str, str], ...]  # (field, unescaped value), all must hold
-    limit: int
-
-
-def _parse_coql(body: bytes) -> Coql:
-    """`{"select_query": "select … from … where F = '…' [and F = '…'] [limit N]"}`."""
-    try:
-        text = json.loads(body).get("select_query")
-    except (ValueError, AttributeError):
-        raise ZohoReply(400, _top("INVALID_DATA", "the input json is invalid")) from None
-    match = _SELECT.fullmatch(text) if isinstance(text, str) else None
-    if match is None:
-        raise ZohoReply(400, SYNTAX_ERROR)
-    limit = int(match["limit"] or COQL_DEFAULT_LIMIT)
-    if not 1 <= limit <= COQL_MAX_LIMIT:
-        raise ZohoReply(400, SYNTAX_ERROR)
-    equals = tuple(
-        (match[f"field{n}"], re.sub(r"\\(.)", r"\1", match[f"value{n}"]))
-        for n in (1, 2)
-        if match[f"field{n}"] is not None
-    )
-    fields = tuple(name.strip() for name in match["fields"].split(","))
-    return Coql(fields=fields, module=match["module"], equals=equals, limit=limit)
-
-
-def _field(record: Record, path: str) -> object:
-    """`Field` or `Lookup.key` of a record."""
-    head, _, key = path.partition(".")
-    value = record.get(head)
-    if not key:
-        return value
-    return value.get(key) if isinstance(value, dict) else None
-
-
-def _coql_filter(equals: tuple[tuple[str, str], ...]) -> Callable[[Record], bool]:
-    wanted = [(field, value.casefold()) for field, value in equals]
-    return lambda record: all(_comparable(_field(record, f)) == v for f, v in wanted)
-
 
 @records.post("/coql")
 async def coql(request: Request) -> Response:
     """200 `{"data": [{id, selected fields}], "info": {"count", "more_records"}}`, 204 if none."""
     state = _authenticated(request)
-    query = _parse_coql(await request.body())
+    try:
+        query = parse_coql(await request.body())
+    except CoqlError as exc:
+        raise ZohoReply(400, exc.body) from None
     if query.module not in MODULES:
         raise ZohoReply(
             400, _top("INVALID_QUERY", "invalid query formed", reason="invalid module given")
         )
     await _misbehave(request, state, query.module, "query")
-    found = state.query(query.module, _coql_filter(query.equals))
+    found = state.query(query.module, coql_filter(query.equals))
     if not found:
         return reply(204)
     page = [
-        {"id": r["id"]} | {field: _field(r, field) for field in query.fields}
+        {"id": r["id"]} | {field: field_of(r, field) for field in query.fields}
         for r in found[: query.limit]
     ]
     info = {"count": len(page), "more_records": len(found) > query.limit}
