@@ -50,3 +50,16 @@ class PermanentCrmError(CrmError):
 
 class NotFound(PermanentCrmError):
     """A record the flow reads (contact, account, product) does not exist or is unusable."""
+
+
+def error_message(exc: Exception) -> str:
+    text = exc.message if isinstance(exc, CrmError) else str(exc)
+    return text or type(exc).__name__
+
+
+def error_code(exc: Exception) -> str | None:
+    return exc.code if isinstance(exc, CrmError) else type(exc).__name__
+
+
+def retry_after(exc: Exception) -> float | None:
+    return exc.retry_after if isinstance(exc, RateLimited) else None

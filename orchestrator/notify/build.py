@@ -17,6 +17,7 @@ _FATES = {
     StepStatus.LEFT_FOR_OPERATOR: RecordFate.LEFT_OVER,
     StepStatus.COMPENSATING: RecordFate.LEFT_OVER,
     StepStatus.UNDO_RETRY_WAIT: RecordFate.LEFT_OVER,
+    StepStatus.RESOLVED: RecordFate.RESOLVED,
 }
 
 RecordUrl = Callable[[Any], str | None]

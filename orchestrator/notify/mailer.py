@@ -55,7 +55,12 @@ def build_message(email: OutgoingEmail, *, mail_from: str) -> EmailMessage:
     message["Subject"] = email.subject
     message["Date"] = format_datetime(datetime.now(UTC))
     # An explicit domain: make_msgid() would otherwise resolve this host's FQDN, which can stall.
-    message["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2] or "localhost")
+    domain = mail_from.rpartition("@")[2] or "localhost"
+    # A notice sent twice (its sender died between the server's OK and the bookkeeping) keeps
+    # one Message-ID, so mail clients show it once.
+    message["Message-ID"] = (
+        f"<{email.message_key}@{domain}>" if email.message_key else make_msgid(domain=domain)
+    )
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
     return message

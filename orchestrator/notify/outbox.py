@@ -7,6 +7,7 @@ on the row (subject, text) for operators.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Mapping
@@ -84,6 +85,9 @@ class Outbox:
             return 0  # another sender has it
         try:
             message = await self._render(row["saga_id"])
+            message = dataclasses.replace(
+                message, message_key=f"salesaga.{row['saga_id']}.{row_id}"
+            )
             await self._mailer.send(message)
         except Exception as exc:
             await self._failed(row_id, row["attempts"], exc)

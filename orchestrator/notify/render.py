@@ -25,6 +25,7 @@ FATE_TEXT: Final[Mapping[RecordFate, str]] = {
     RecordFate.ROLLED_BACK: "Rolled back (deleted from the CRM)",
     RecordFate.LEFT_OVER: "LEFT OVER: still in the CRM, must be removed by hand",
     RecordFate.KEPT: "Kept (still in the CRM, not rolled back)",
+    RecordFate.RESOLVED: "Cleaned up by hand (an operator said so)",
 }
 
 _SUBJECT_ERROR_MAX = 80

@@ -16,6 +16,7 @@ class RecordFate(enum.StrEnum):
     KEPT = "kept"  # the saga succeeded up to here and nothing asked to undo it
     ROLLED_BACK = "rolled_back"
     LEFT_OVER = "left_over"  # rollback could not remove it: an operator must
+    RESOLVED = "resolved_by_hand"  # an operator removed it and said so
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class OutgoingEmail:
     subject: str
     text: str
     html: str
+    message_key: str | None = None  # stable id of this notice: the same on every resend
 
 
 class Mailer(Protocol):

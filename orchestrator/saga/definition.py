@@ -73,6 +73,7 @@ class Flow(Generic[In, Deps]):
     steps: tuple[Step[In, Deps, Any], ...]
     undo_retry: RetryPolicy | None = None  # None: the engine's default
     deadline_s: float | None = None  # None: the engine's default
+    retryable: bool = True  # may an operator resume it forward after it failed?
     describe: Callable[[In], str] | None = field(default=None)  # who/what, for people
 
     def step(self, name: str) -> Step[In, Deps, Any]:

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrator.crm.errors import CrmError, OutcomeUnknown, PermanentCrmError, RateLimited
+from orchestrator.crm.errors import (
+    CrmError,
+    OutcomeUnknown,
+    PermanentCrmError,
+    error_code,
+    error_message,
+    retry_after,
+)
+from orchestrator.saga.actions import Action, ActionRefused, plan
 from orchestrator.saga.codec import from_json, to_json
 from orchestrator.saga.definition import Flow, Step, StepContext
 from orchestrator.saga.errors import FlowNotFound, SagaNotFound, StepMismatch
@@ -37,6 +45,7 @@ from orchestrator.saga.state import (
     UndoStep,
     WaitUntil,
     next_move,
+    wake_at,
 )
 
 log = logging.getLogger(__name__)
@@ -125,6 +134,27 @@ class Engine:
             if not await self._perform(saga, bound, move):
                 return None  # lost the compare-and-set: someone else moved this saga
 
+    async def act(
+        self, saga_id: uuid.UUID, action: Action, *, actor: str, comment: str | None = None
+    ) -> SagaState:
+        """An operator's retry, compensate or resolve, recorded with who did it. The caller then
+        dispatches `advance`. Raises SagaNotFound, ActionRefused (with the reason)."""
+        saga = await self.store.load(saga_id)
+        if saga is None:
+            raise SagaNotFound(str(saga_id))
+        flow = self._bound(saga.flow).flow
+        now = self.clock()
+        touched = plan(action, saga, flow, now, comment)
+        if action is Action.RETRY:
+            deadline_s = flow.deadline_s if flow.deadline_s is not None else self.deadline_s
+            saga.deadline_at = now + _seconds(deadline_s) if deadline_s is not None else None
+        detail = {"comment": comment} if comment else {}
+        if not await self._commit(
+            saga, touched, Event(f"operator.{action}", None, None, detail, actor)
+        ):
+            raise ActionRefused("the saga changed meanwhile; look again and retry the action")
+        return saga
+
     async def claim_due(self, limit: int = 500) -> Sequence[uuid.UUID]:
         """Sagas a worker should look at now; each is held back from the next sweep for a while."""
         now = self.clock()
@@ -181,10 +211,10 @@ class Engine:
         if not isinstance(exc, CrmError):
             log.exception("step %s of saga %s raised", step.name, saga.id)
         policy = step.retry or self.retry
-        row.error, row.error_code, row.lease_until = _message(exc), _code(exc), None
+        row.error, row.error_code, row.lease_until = error_message(exc), error_code(exc), None
         detail = {"error": row.error, "code": row.error_code, "transient": transient}
         if transient and not policy.exhausted(row.attempts):
-            delay = policy.delay(row.attempts, _retry_after(exc))
+            delay = policy.delay(row.attempts, retry_after(exc))
             if isinstance(exc, OutcomeUnknown):
                 delay = max(delay, self.ambiguous_wait_s)
             row.status, row.retry_at = StepStatus.RETRY_WAIT, self.clock() + _seconds(delay)
@@ -254,10 +284,10 @@ class Engine:
         if not isinstance(exc, CrmError):
             log.exception("undo of %s in saga %s raised", step.name, saga.id)
         policy = flow.undo_retry or self.undo_retry
-        row.error, row.error_code, row.lease_until = _message(exc), _code(exc), None
+        row.error, row.error_code, row.lease_until = error_message(exc), error_code(exc), None
         detail = {"error": row.error, "code": row.error_code}
         if not policy.exhausted(row.undo_attempts):
-            delay = policy.delay(row.undo_attempts, _retry_after(exc))
+            delay = policy.delay(row.undo_attempts, retry_after(exc))
             row.status, row.retry_at = StepStatus.UNDO_RETRY_WAIT, self.clock() + _seconds(delay)
             event = Event("undo.retry", step.name, row.undo_attempts, {**detail, "delay_s": delay})
             return await self._commit(saga, row, event)
@@ -287,14 +317,18 @@ class Engine:
         row.lease_until = now + _seconds(self.lease_s)
 
     async def _commit(
-        self, saga: SagaState, row: StepState | None, *events: Event, notify: tuple[str, ...] = ()
+        self,
+        saga: SagaState,
+        row: StepState | Sequence[StepState] | None,
+        *events: Event,
+        notify: tuple[str, ...] = (),
     ) -> bool:
         now = self.clock()
         expected = saga.version
         saga.version += 1
         saga.updated_at = now
-        saga.wake_at = _wake_at(saga, now)
-        steps = (row,) if row is not None else ()
+        saga.wake_at = wake_at(saga, now)
+        steps = (row,) if isinstance(row, StepState) else tuple(row or ())
         change = Change(saga, expected, steps, tuple(events), notify)
         return await self._apply(change)
 
@@ -350,37 +384,8 @@ class Engine:
         return max(0.0, (at - self.clock()).total_seconds())
 
 
-def _wake_at(saga: SagaState, now: datetime) -> datetime | None:
-    """When a worker must next look at this saga: the backoff's end (or the deadline, if that
-    comes first), the lease's end, or now."""
-    if saga.status.terminal:
-        return None
-    for row in saga.steps:
-        if row.status in (StepStatus.RUNNING, StepStatus.COMPENSATING) and row.lease_until:
-            return row.lease_until
-        if row.status is StepStatus.UNDO_RETRY_WAIT and row.retry_at:
-            return row.retry_at
-        if row.status is StepStatus.RETRY_WAIT and row.retry_at:
-            deadline = saga.deadline_at
-            return min(row.retry_at, deadline) if deadline else row.retry_at
-    return now
-
-
 def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
-
-
-def _message(exc: Exception) -> str:
-    text = exc.message if isinstance(exc, CrmError) else str(exc)
-    return text or type(exc).__name__
-
-
-def _code(exc: Exception) -> str | None:
-    return exc.code if isinstance(exc, CrmError) else type(exc).__name__
-
-
-def _retry_after(exc: Exception) -> float | None:
-    return exc.retry_after if isinstance(exc, RateLimited) else None
 
 
 def _record_id(output: object) -> str | None:

@@ -51,6 +51,7 @@ class StepStatus(enum.StrEnum):
     COMPENSATION_FAILED = "compensation_failed"
     NOTHING_TO_UNDO = "nothing_to_undo"  # failed step whose earlier tries left no record
     LEFT_FOR_OPERATOR = "left_for_operator"  # irreversible: only a person can undo it
+    RESOLVED = "resolved_by_hand"  # an operator says the record was cleaned up by hand
 
 
 @dataclass(slots=True)
@@ -220,6 +221,22 @@ def rollback_outcome(steps: list[StepState]) -> SagaStatus:
         return SagaStatus.COMPENSATION_FAILED
     if StepStatus.LEFT_FOR_OPERATOR in statuses:
         return SagaStatus.NEEDS_MANUAL_CLEANUP
-    if StepStatus.COMPENSATED in statuses:
+    if statuses & {StepStatus.COMPENSATED, StepStatus.RESOLVED}:
         return SagaStatus.COMPENSATED
     return SagaStatus.FAILED
+
+
+def wake_at(saga: SagaState, now: datetime) -> datetime | None:
+    """When a worker must next look at this saga: the backoff's end (or the deadline, if that
+    comes first), the lease's end, or now."""
+    if saga.status.terminal:
+        return None
+    for row in saga.steps:
+        if row.status in (StepStatus.RUNNING, StepStatus.COMPENSATING) and row.lease_until:
+            return row.lease_until
+        if row.status is StepStatus.UNDO_RETRY_WAIT and row.retry_at:
+            return row.retry_at
+        if row.status is StepStatus.RETRY_WAIT and row.retry_at:
+            deadline = saga.deadline_at
+            return min(row.retry_at, deadline) if deadline else row.retry_at
+    return now

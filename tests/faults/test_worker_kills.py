@@ -13,11 +13,12 @@ DELAY_S = 1.5  # the sandbox holds the call this long: the window to kill in
 
 
 @pytest.mark.parametrize(
-    ("module", "step"),
-    [("Deals", "create_deal"), ("Quotes", "create_quote"), ("Sales_Orders", "create_sales_order")],
-)
-def test_kill_inside_a_create_call(fresh, module, step):
-    fresh.fault(module=module, operation="create", delay_s=DELAY_S)
+    ("module", "operation", "step"),
+    [("Products", "get", "price_order"), ("Deals", "create", "create_deal"),
+     ("Quotes", "create", "create_quote"), ("Sales_Orders", "create", "create_sales_order")],
+)  # fmt: skip
+def test_kill_inside_a_crm_call(fresh, module, operation, step):
+    fresh.fault(module=module, operation=operation, delay_s=DELAY_S)
     saga_id = fresh.sale()
     fresh.wait_for_step(saga_id, step, "running")
     time.sleep(0.3)  # the request is at the sandbox now; its record lands after the kill
