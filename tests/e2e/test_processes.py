@@ -14,11 +14,11 @@ KEY = {"x-api-key": "proc-client-key"}
 
 
 @pytest.fixture
-def split_service(pg_url, tmp_path):
+def split_service(own_pg_url, tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with running_smtp() as smtp:
-        env = clean_env(DATABASE_URL=pg_url, BROKER_URL="redis://127.0.0.1:6379/10",
+        env = clean_env(DATABASE_URL=own_pg_url, BROKER_URL="redis://127.0.0.1:6379/10",
                         API_KEYS="proc-client-key", PORT=str(port), SMTP_HOST=smtp.host,
                         SMTP_PORT=str(smtp.port), IT_EMAIL="it@example.com",
                         RETRY_BASE_S="0.05", LOG_LEVEL="WARNING")  # fmt: skip

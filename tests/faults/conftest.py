@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.conftest import scratch_database
 from tests.faults.cluster import Cluster, start_cluster
 from tests.processes import free_port
 from tests.smtp_server import SmtpServer, running_smtp
@@ -41,12 +42,13 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 @pytest.fixture(scope="package")
-def cluster(pg_url, tmp_path_factory, mailbox) -> Iterator[Cluster]:
-    running = start_cluster(tmp_path_factory.mktemp("cluster"), pg_url, smtp_port=mailbox.port)
-    try:
-        yield running
-    finally:
-        running.stop()
+def cluster(tmp_path_factory, mailbox) -> Iterator[Cluster]:
+    with scratch_database() as db:  # its sweeps must see only this suite's sagas
+        running = start_cluster(tmp_path_factory.mktemp("cluster"), db, smtp_port=mailbox.port)
+        try:
+            yield running
+        finally:
+            running.stop()
 
 
 @pytest.fixture
