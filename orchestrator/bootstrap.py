@@ -17,6 +17,7 @@ from orchestrator.flows import FLOWS
 from orchestrator.notify.mailer import SinkMailer, SmtpConfig, SmtpMailer
 from orchestrator.notify.outbox import MAIL_ATTEMPTS, Outbox
 from orchestrator.notify.report import Mailer
+from orchestrator.observability import ObservedStore, process_metrics
 from orchestrator.saga.engine import BoundFlow, Engine
 from orchestrator.saga.policy import RetryPolicy
 from orchestrator.saga.state import SagaState
@@ -98,7 +99,11 @@ async def build_deps(settings: Settings, *, mailer: Mailer | None = None) -> Dep
     db = make_engine(settings.database_url)
     await create_schema(db)
     store = SqlSagaStore(db)
-    crm = await open_zoho_crm(zoho_config(settings), SqlTokenCache(db))
+    metrics = process_metrics()
+    metrics.prime(FLOWS.values())
+    crm = await open_zoho_crm(
+        zoho_config(settings), SqlTokenCache(db), on_call=metrics.crm_call_observer("zoho")
+    )
     mailer = mailer if mailer is not None else build_mailer(settings)
     mail_retry = RetryPolicy(MAIL_ATTEMPTS, settings.mail_retry_base_s, settings.mail_retry_cap_s)
     outbox = Outbox(
@@ -110,7 +115,7 @@ async def build_deps(settings: Settings, *, mailer: Mailer | None = None) -> Dep
         await outbox.deliver_for(saga.id)
 
     engine = Engine(
-        store,
+        ObservedStore(store, metrics),  # logs and counts every saga event the engine writes
         {name: BoundFlow(flow, crm) for name, flow in FLOWS.items()},
         retry=RetryPolicy(settings.step_max_attempts, settings.retry_base_s, settings.retry_cap_s),
         undo_retry=RetryPolicy(

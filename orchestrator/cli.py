@@ -6,17 +6,15 @@ An entry point: it reads settings and builds the app, the worker or a store for 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import uuid
 from typing import Annotated, Any
 
 import typer
 
+from orchestrator.cli_sagas import sagas_cli
 from orchestrator.settings import Settings, get_settings
 
 cli = typer.Typer(help="Transactional sales orchestration: sagas over CRMs.", no_args_is_help=True)
-sagas_cli = typer.Typer(help="Inspect sagas (local database, or SALESAGA_URL with an API key).")
 cli.add_typer(sagas_cli, name="sagas")
 
 # Development defaults of `salesaga dev` only, documented in the README: not secrets.
@@ -96,45 +94,6 @@ def recover() -> None:
 
     dispatched, mailed = asyncio.run(recover_once(get_settings()))
     typer.echo(f"re-dispatched {dispatched} saga(s); delivered {mailed} e-mail(s)")
-
-
-@sagas_cli.command("list")
-def sagas_list(
-    status: Annotated[str | None, typer.Option()] = None,
-    limit: Annotated[int, typer.Option()] = 50,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Newest sagas first."""
-    from orchestrator.cli_view import fetch_list, print_list
-
-    page = asyncio.run(fetch_list(get_settings(), _remote(), status=status, limit=limit))
-    typer.echo(json.dumps(page, indent=2)) if as_json else print_list(page)
-
-
-@sagas_cli.command("show")
-def sagas_show(saga_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """One saga: status, steps, record ids, events."""
-    from orchestrator.cli_view import fetch_one, print_one
-
-    try:
-        uuid.UUID(saga_id)
-    except ValueError:
-        raise typer.BadParameter("ID must be a saga UUID", param_hint="ID") from None
-    saga = asyncio.run(fetch_one(get_settings(), _remote(), saga_id))
-    if saga is None:
-        typer.echo(f"no saga {saga_id}", err=True)
-        raise typer.Exit(1)
-    typer.echo(json.dumps(saga, indent=2)) if as_json else print_one(saga)
-
-
-def _remote() -> tuple[str, str] | None:
-    url = os.environ.get("SALESAGA_URL")
-    if not url:
-        return None
-    key = os.environ.get("SALESAGA_API_KEY", "")
-    if not key:
-        raise typer.BadParameter("SALESAGA_URL needs SALESAGA_API_KEY too")
-    return url.rstrip("/"), key
 
 
 def _with_port(settings: Settings, port: int | None) -> Settings:

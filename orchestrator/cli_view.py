@@ -1,88 +1,162 @@
-"""What `salesaga sagas list|show` fetch (local database or remote API) and how they print them."""
+"""What the `salesaga` CLI fetches and does — against the local database, or a running service
+given SALESAGA_URL and SALESAGA_API_KEY — and how it prints it (rich tables)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import getpass
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orchestrator.settings import Settings
 
 Remote = tuple[str, str] | None
 
 
-async def fetch_list(
-    settings: Settings, remote: Remote, *, status: str | None, limit: int
-) -> dict[str, Any]:
-    params: dict[str, Any] = {"limit": limit, **({"status": status} if status else {})}
-    if remote is not None:
-        return await _get(remote, "/sagas", params)
-    from orchestrator.api.routes.sagas import page_json
+class CliError(Exception):
+    """A refusal or an unreachable service, said in one line."""
+
+
+@contextlib.asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[AsyncEngine]:
     from orchestrator.store.db import make_engine
-    from orchestrator.store.queries import SagaFilter, list_sagas
 
     db = make_engine(settings.database_url)
     try:
-        return page_json(await list_sagas(db, SagaFilter(status=status, limit=limit)))
+        yield db
     finally:
         await db.dispose()
 
 
-async def fetch_one(settings: Settings, remote: Remote, saga_id: str) -> dict[str, Any] | None:
+async def fetch_list(settings: Settings, remote: Remote, filters: dict[str, Any]) -> dict[str, Any]:
+    params = {k: v for k, v in filters.items() if v is not None}
+    if remote is not None:
+        return await _call(remote, "GET", "/sagas", params=params)
+    from orchestrator.api.routes.sagas import page_json
+    from orchestrator.store.queries import SagaFilter, list_sagas
+
+    where = SagaFilter(status=params.get("status"), flow=params.get("flow"),
+                       subject=params.get("contact"), text=params.get("q"),
+                       limit=params.get("limit", 50))  # fmt: skip
+    async with _database(settings) as db:
+        return page_json(await list_sagas(db, where))
+
+
+async def fetch_one(
+    settings: Settings, remote: Remote, saga_id: uuid.UUID
+) -> dict[str, Any] | None:
     if remote is not None:
         try:
-            return await _get(remote, f"/sagas/{saga_id}", {})
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code == 404:
+            return await _call(remote, "GET", f"/sagas/{saga_id}")
+        except CliError as exc:
+            if "404" in str(exc):
                 return None
             raise
     from orchestrator.api.routes.sagas import saga_json
-    from orchestrator.store.db import make_engine
     from orchestrator.store.queries import saga_detail
 
-    db = make_engine(settings.database_url)
+    async with _database(settings) as db:
+        detail = await saga_detail(db, saga_id)
+    return saga_json(detail) if detail is not None else None
+
+
+async def act(
+    settings: Settings, remote: Remote, saga_id: uuid.UUID, action: str, comment: str | None
+) -> dict[str, Any]:
+    """retry | compensate | resolve, recorded as done by this user."""
+    if remote is not None:
+        body = {"comment": comment} if comment else {}
+        return await _call(remote, "POST", f"/sagas/{saga_id}/{action}", json=body)
+    from orchestrator.bootstrap import build_deps
+    from orchestrator.saga.actions import Action, ActionRefused
+    from orchestrator.saga.errors import SagaNotFound
+
+    deps = await build_deps(settings)
     try:
-        detail = await saga_detail(db, uuid.UUID(saga_id))
-        return saga_json(detail) if detail is not None else None
+        actor = f"cli:{getpass.getuser()}"
+        await deps.engine.act(saga_id, Action(action), actor=actor, comment=comment)
+        if action != Action.RESOLVE:
+            await _hand_over(settings, deps.engine, saga_id)
+    except (ActionRefused, SagaNotFound) as exc:
+        raise CliError(f"refused: {exc}") from None
     finally:
-        await db.dispose()
+        await deps.aclose()
+    found = await fetch_one(settings, None, saga_id)
+    assert found is not None
+    return found
+
+
+async def fetch_events(
+    settings: Settings, remote: Remote, *, after: int, saga_id: str | None
+) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {"after": after, **({"saga": saga_id} if saga_id else {})}
+    if remote is not None:
+        return list((await _call(remote, "GET", "/events", params=params))["items"])
+    from orchestrator.api.routes.sagas import event_json
+    from orchestrator.store.queries import events_after
+
+    async with _database(settings) as db:
+        rows = await events_after(db, after, uuid.UUID(saga_id) if saga_id else None)
+    return [event_json(row) for row in rows]
+
+
+async def latest_event_id(settings: Settings, remote: Remote) -> int:
+    if remote is not None:
+        return int((await _call(remote, "GET", "/events", params={"limit": 1}))["latest"])
+    from orchestrator.store.queries import last_event_id
+
+    async with _database(settings) as db:
+        return await last_event_id(db)
 
 
 async def recover_once(settings: Settings) -> tuple[int, int]:
-    """Claim due sagas and hand them to the workers; with the in-process broker (no worker can
-    hear this process) advance them right here. Returns (sagas, e-mails delivered)."""
+    """Claim due sagas and hand them to the workers. Returns (sagas, e-mails delivered)."""
     from orchestrator.bootstrap import build_deps
-    from workers.celery_app import dispatch
 
     deps = await build_deps(settings)
     try:
         due = await deps.engine.claim_due()
         for saga_id in due:
-            if settings.broker_url.startswith("memory://"):
-                await _advance_here(deps.engine, saga_id)
-            else:
-                dispatch(saga_id)
+            await _hand_over(settings, deps.engine, saga_id)
         return len(due), await deps.outbox.deliver_due()
     finally:
         await deps.aclose()
 
 
-async def _advance_here(engine: Any, saga_id: uuid.UUID, patience_s: float = 30.0) -> None:
+async def _hand_over(settings: Settings, engine: Any, saga_id: uuid.UUID) -> None:
+    """Dispatch to the workers; with the in-process broker no worker can hear this process,
+    so advance the saga right here."""
+    if not settings.broker_url.startswith("memory://"):
+        from workers.celery_app import dispatch
+
+        dispatch(saga_id)
+        return
     waited = 0.0
-    while (wakeup := await engine.advance(saga_id)) is not None and waited < patience_s:
+    while (wakeup := await engine.advance(saga_id)) is not None and waited < 30.0:
         await asyncio.sleep(wakeup.after_s)
         waited += wakeup.after_s
 
 
-async def _get(remote: tuple[str, str], path: str, params: dict[str, Any]) -> dict[str, Any]:
+async def _call(remote: tuple[str, str], method: str, path: str, **kwargs: Any) -> dict[str, Any]:
     url, key = remote
-    async with httpx.AsyncClient(base_url=url, timeout=10.0) as http:
-        response = await http.get(path, params=params, headers={"x-api-key": key})
-    response.raise_for_status()
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30.0) as http:
+            response = await http.request(method, path, headers={"x-api-key": key}, **kwargs)
+    except httpx.HTTPError as exc:
+        raise CliError(f"{url} unreachable: {type(exc).__name__}") from None
+    if response.status_code >= 400:
+        try:
+            message = response.json().get("message", response.text)
+        except ValueError:
+            message = response.text
+        raise CliError(f"{response.status_code}: {message}")
     body: dict[str, Any] = response.json()
     return body
 
@@ -113,3 +187,10 @@ def print_one(saga: dict[str, Any]) -> None:
     console.print(steps)
     for record in saga.get("records", []):
         console.print(f"{record['record']} {record['id']}: {record['fate']}")
+
+
+def print_event(event: dict[str, Any]) -> None:
+    where = f" {event['step']}#{event['attempt']}" if event.get("step") else ""
+    detail = f" {event['detail']}" if event.get("detail") else ""
+    Console().print(f"{event['at']} {event['sagaId']} {event['kind']}{where} "
+                    f"by {event['actor']}{detail}", highlight=False)  # fmt: skip

@@ -1,5 +1,9 @@
 """structlog configuration: JSON lines (or console in dev) for our logs and the stdlib's, with
-secrets redacted by key name before anything is written."""
+secrets redacted (by key name, and credentials inside text) before anything is written.
+
+Context bound with structlog.contextvars (saga_id, flow, step, attempt, request_id: see
+orchestrator/observability/logcontext.py) is merged into every line, stdlib `logging` calls too.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +19,24 @@ from orchestrator.settings import Settings
 
 SECRET_KEYS = re.compile(r"(api[_-]?key|password|secret|token|authorization)", re.IGNORECASE)
 REDACTED = "[redacted]"
+# user:password@ in a URL (broker and database URLs), and credentials in an Authorization header
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+@", re.IGNORECASE)
+_AUTH_VALUE = re.compile(r"(?P<head>\b(?:Zoho-oauthtoken|Bearer|Basic)\s+)\S+", re.IGNORECASE)
+
+
+def redact_text(text: str) -> str:
+    text = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", text)
+    return _AUTH_VALUE.sub(rf"\g<head>{REDACTED}", text)
 
 
 def redact_secrets(
     _logger: Any, _name: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    for key in list(event):
+    for key, value in list(event.items()):
         if SECRET_KEYS.search(key):
             event[key] = REDACTED
+        elif isinstance(value, str):
+            event[key] = redact_text(value)
     return event
 
 
@@ -37,7 +51,6 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        redact_secrets,
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -47,10 +60,13 @@ def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
+            # stdlib records (engine, outbox, uvicorn, celery) get the bound context and extras too
             foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                # last before rendering: covers extras, bound context and exception text alike
+                redact_secrets,
                 renderer,
             ],
         )

@@ -21,9 +21,11 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     broker_url: str = DEFAULT_BROKER_URL
+    celery_queue: str = "celery"  # the queue sagas are dispatched to and workers consume
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     operator_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     port: int = 8000
+    session_secret: SecretStr | None = None  # console cookies; unset: random per process
 
     # Without ZOHO_CLIENT_ID and ZOHO_REFRESH_TOKEN the built-in sandbox is the CRM: it is served
     # by `salesaga serve`/`dev` under /zoho-sandbox, and these URLs default to it.

@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import setup_logging, worker_ready
 
 from orchestrator.bootstrap import Deps, build_deps
 from orchestrator.settings import Settings, get_settings
@@ -27,6 +27,7 @@ ADVANCE_TASK = "saga.advance"
 def make_celery(settings: Settings) -> Celery:
     celery = Celery("salesaga", broker=settings.broker_url, include=["workers.tasks"])
     celery.conf.update(
+        task_default_queue=settings.celery_queue,
         task_acks_late=True,  # a step cut off by a crash comes again (it finds its own marker)
         worker_prefetch_multiplier=1,  # a busy process holds at most one extra message
         task_ignore_result=True,  # outcomes live in the state table, not in a result backend
@@ -53,6 +54,14 @@ app = make_celery(get_settings())
 _configured: Settings | None = None
 
 
+@setup_logging.connect  # type: ignore[untyped-decorator]
+def _structured_logs(**_: Any) -> None:
+    """`celery -A workers worker` logs JSON lines too (this replaces Celery's own setup)."""
+    from orchestrator.logging import configure_logging
+
+    configure_logging(_configured or get_settings())
+
+
 @worker_ready.connect  # type: ignore[untyped-decorator]
 def _recover_on_start(**_: Any) -> None:
     """A new worker first takes up every saga a dead one left behind."""
@@ -64,6 +73,7 @@ def configure(settings: Settings) -> None:
     global _configured
     _configured = settings
     app.conf.broker_url = settings.broker_url
+    app.conf.task_default_queue = settings.celery_queue
 
 
 class Runtime:

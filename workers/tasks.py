@@ -9,6 +9,7 @@ import logging
 import uuid
 
 from orchestrator.bootstrap import Deps
+from orchestrator.observability import log_context
 from orchestrator.saga.engine import Wakeup
 from orchestrator.saga.errors import SagaNotFound
 from orchestrator.saga.ports import StoreUnavailable
@@ -20,7 +21,9 @@ MAX_COUNTDOWN_S = 300.0  # far below the broker's visibility timeout; longer wai
 
 
 async def _advance(deps: Deps, saga_id: uuid.UUID) -> Wakeup | None:
-    return await deps.engine.advance(saga_id)
+    # The runtime's event loop runs every task in one context of its own: bind (and unbind) there.
+    with log_context(saga_id=str(saga_id)):
+        return await deps.engine.advance(saga_id)
 
 
 @app.task(  # type: ignore[untyped-decorator]
@@ -37,13 +40,14 @@ def advance(saga_id: str) -> None:
     Safe to receive twice: the engine claims the step row in SQL before any CRM call and a
     retried step looks for its earlier effect by marker, so a redelivery never duplicates.
     """
-    try:
-        wakeup = runtime().call(_advance, uuid.UUID(saga_id))
-    except SagaNotFound:
-        log.error("saga.advance for unknown saga %s dropped", saga_id)
-        return
-    if wakeup is not None and wakeup.after_s <= MAX_COUNTDOWN_S:
-        dispatch(uuid.UUID(saga_id), wakeup.after_s)
+    with log_context(saga_id=saga_id, task="saga.advance"):
+        try:
+            wakeup = runtime().call(_advance, uuid.UUID(saga_id))
+        except SagaNotFound:
+            log.error("saga.advance for unknown saga %s dropped", saga_id)
+            return
+        if wakeup is not None and wakeup.after_s <= MAX_COUNTDOWN_S:
+            dispatch(uuid.UUID(saga_id), wakeup.after_s)
 
 
 async def _due(deps: Deps) -> list[uuid.UUID]:
@@ -53,12 +57,13 @@ async def _due(deps: Deps) -> list[uuid.UUID]:
 @app.task(name="saga.recover", autoretry_for=(StoreUnavailable,), retry_backoff=1, max_retries=5)  # type: ignore[untyped-decorator]
 def recover() -> int:
     """Periodic: re-send `advance` for each saga the table says is due (lost message or worker)."""
-    due = runtime().call(_due)
-    for saga_id in due:
-        dispatch(saga_id)
-    if due:
-        log.info("saga.recover re-dispatched %d sagas", len(due))
-    return len(due)
+    with log_context(task="saga.recover"):
+        due = runtime().call(_due)
+        for saga_id in due:
+            dispatch(saga_id)
+        if due:
+            log.info("saga.recover re-dispatched %d sagas", len(due))
+        return len(due)
 
 
 async def _flush(deps: Deps) -> int:
@@ -68,4 +73,5 @@ async def _flush(deps: Deps) -> int:
 @app.task(name="mail.flush_outbox")  # type: ignore[untyped-decorator]
 def flush_outbox() -> int:
     """Periodic: deliver notifications whose first delivery failed (SMTP down)."""
-    return runtime().call(_flush)
+    with log_context(task="mail.flush_outbox"):
+        return runtime().call(_flush)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from orchestrator.api.auth import Role, require, role_of
+from orchestrator.api.auth import Caller, Role, identify, require
 from orchestrator.bootstrap import Deps, Dispatcher
 
 
@@ -25,15 +25,15 @@ def context(request: Request) -> ApiContext:
 ContextDep = Annotated[ApiContext, Depends(context)]
 
 
-def caller_role(ctx: ContextDep, x_api_key: Annotated[str | None, Header()] = None) -> Role:
+def caller(ctx: ContextDep, x_api_key: Annotated[str | None, Header()] = None) -> Caller:
     settings = ctx.deps.settings
-    return role_of(x_api_key, clients=settings.api_keys, operators=settings.operator_api_keys)
+    return identify(x_api_key, clients=settings.api_keys, operators=settings.operator_api_keys)
 
 
-def operator(role: Annotated[Role, Depends(caller_role)]) -> Role:
-    require(role, Role.OPERATOR)
-    return role
+def operator(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    require(who.role, Role.OPERATOR)
+    return who
 
 
-ClientRole = Annotated[Role, Depends(caller_role)]
-OperatorRole = Annotated[Role, Depends(operator)]
+ClientRole = Annotated[Caller, Depends(caller)]  # any valid key: client or operator
+OperatorRole = Annotated[Caller, Depends(operator)]

@@ -69,3 +69,38 @@ def test_dev_runs_a_sale_a_rollback_and_the_cli_sees_both(dev_server):
                            SALESAGA_URL=url, SALESAGA_API_KEY="dev-client-key")  # fmt: skip
     assert remote_list.returncode != 0  # listing needs an operator key
     assert "dev-client-key" not in remote_list.stdout + remote_list.stderr
+
+
+def test_cli_acts_on_sagas_and_tails_events(dev_server):
+    url, cwd = dev_server
+    remote = {"SALESAGA_URL": url, "SALESAGA_API_KEY": "dev-operator-key"}
+    fault = {"module": "Quotes", "operation": "create", "status": 400}
+    httpx.post(url + "/zoho-sandbox/__sandbox__/faults", json=fault).raise_for_status()
+    failed_id = httpx.post(url + "/createSales", json=ORDER, headers=CLIENT, timeout=30).json()[
+        "sagaId"
+    ]
+
+    tail = subprocess.Popen([BIN / "salesaga", "sagas", "tail", "--json", "--count", "3",
+                             "--every", "0.2"], cwd=cwd, env=clean_env(**remote),
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(1.5)  # let tail note where the log ends
+    retried = salesaga(cwd, "sagas", "retry", failed_id, "--comment", "fixed", "--json", **remote)
+    assert retried.returncode == 0, retried.stderr
+    out, _ = tail.communicate(timeout=30)
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [e["sagaId"] for e in events] == [failed_id] * 3
+    assert events[0]["kind"] == "operator.retry" and events[0]["actor"].startswith("operator:")
+
+    deadline = time.monotonic() + 20
+    while (
+        json.loads(salesaga(cwd, "sagas", "show", failed_id, "--json").stdout)["status"]
+        != "succeeded"
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    refused = salesaga(
+        cwd, "sagas", "compensate", failed_id
+    )  # local: it succeeded, nothing to undo
+    assert refused.returncode == 1 and "succeeded" in refused.stderr
+    no_comment = salesaga(cwd, "sagas", "resolve", failed_id)
+    assert no_comment.returncode != 0 and "comment" in no_comment.stderr.lower()

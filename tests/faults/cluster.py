@@ -10,7 +10,9 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.processes import BIN, clean_env, free_port, stop, wait_healthy
+from tests.processes import BIN, clean_env, die_with_parent, free_port, stop, wait_healthy
 
 KEY = "fault-client-key"
 CONTACT = "550428000008877665"
@@ -45,11 +47,15 @@ class Cluster:
     # --- processes ------------------------------------------------------------------------------
 
     def _spawn(self, *args: str) -> subprocess.Popen:
+        # Tie the child's life to ours — but PR_SET_PDEATHSIG follows the forking *thread*, so
+        # only from the main thread (the soak's chaos thread starts workers too).
+        tie = threading.current_thread() is threading.main_thread()
         command = [str(BIN / args[0]), *args[1:]]
         with (self.cwd / "cluster.log").open("a") as log:  # the child keeps its own copy
             # Own session: a SIGKILL to the group takes the prefork parent and its children.
             return subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=die_with_parent if tie else None)  # fmt: skip
 
     def start(self, workers: int = 1) -> None:
         self.api = self._spawn("salesaga", "serve")
@@ -64,6 +70,10 @@ class Cluster:
                              "--loglevel", "WARNING")  # fmt: skip
         self.workers.append(worker)
         return worker
+
+    def prune(self) -> None:
+        """Forget workers that are gone already."""
+        self.workers = [w for w in self.workers if w.poll() is None]
 
     def kill_worker(self, worker: subprocess.Popen | None = None) -> None:
         """SIGKILL a worker's whole process group: no clean-up, no ack, mid-call."""
@@ -158,6 +168,7 @@ def start_cluster(tmp_path: Path, pg_url: str, *, smtp_port: int, workers: int =
     env = clean_env(
         DATABASE_URL=pg_url, BROKER_URL="redis://127.0.0.1:6379/11", API_KEYS=KEY, PORT=str(port),
         SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port), IT_EMAIL="it@example.com",
+        CELERY_QUEUE=f"faults-{uuid.uuid4().hex[:8]}",  # stale consumers of old runs hear nothing
         SYNC_WAIT_S="0.2", LEASE_S="4", RECOVER_EVERY_S="1", RECOVER_HOLD_S="3",
         ZOHO_READ_TIMEOUT_S="2", AMBIGUOUS_WAIT_S="3", RETRY_BASE_S="0.1", RETRY_CAP_S="1",
         STEP_MAX_ATTEMPTS="8", COMPENSATION_MAX_ATTEMPTS="8", MAIL_RETRY_BASE_S="0.5",

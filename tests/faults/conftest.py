@@ -58,6 +58,7 @@ def fresh(cluster, mailbox) -> Cluster:
     if mailbox.server is None:
         mailbox.start()
     mailbox.server.clear()
+    cluster.prune()
     while len(cluster.workers) > 1:
         cluster.kill_worker()
     if not cluster.workers:

@@ -67,7 +67,7 @@ async def _account_or_none(crm: SalesCrm, account_id: str | None) -> Account | N
 async def create_sales(request: Request, ctx: ContextDep, role: ClientRole) -> JSONResponse:
     key = idempotency_key(request.headers.get("Idempotency-Key"))
     order = await _parse_order(request)
-    saga_id, replayed = await _start_once(ctx, order, key, actor=f"api:{role.name.lower()}")
+    saga_id, replayed = await _start_once(ctx, order, key, actor=role.actor)
     status = await _wait_for_end(ctx, saga_id)
     response = sale_response(saga_id, status)
     if replayed:

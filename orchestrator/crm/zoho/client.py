@@ -8,7 +8,8 @@ workflow fires for a record a rollback may delete.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -52,7 +53,13 @@ class ZohoConfig:
         return f"{self.api_domain.rstrip('/')}/crm/{self.api_version}"
 
 
-async def open_zoho_crm(config: ZohoConfig, tokens: TokenCache) -> ZohoCrm:
+CallObserver = Callable[[str, str, int | None, float], None]
+"""Told of every API call: (method, path, HTTP status or None without an answer, seconds)."""
+
+
+async def open_zoho_crm(
+    config: ZohoConfig, tokens: TokenCache, *, on_call: CallObserver | None = None
+) -> ZohoCrm:
     """A ZohoCrm with its pooled API client and a small client for the accounts server."""
     timeout = httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s)
     token_http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=2))
@@ -74,7 +81,7 @@ async def open_zoho_crm(config: ZohoConfig, tokens: TokenCache) -> ZohoCrm:
         limits=limits,
         headers={"Accept": "application/json"},
     )
-    return ZohoCrm(config, http, token_http=token_http)
+    return ZohoCrm(config, http, token_http=token_http, on_call=on_call)
 
 
 class ZohoCrm:
@@ -86,8 +93,10 @@ class ZohoCrm:
         http: httpx.AsyncClient,
         *,
         token_http: httpx.AsyncClient | None = None,
+        on_call: CallObserver | None = None,
     ) -> None:
         self._config = config
+        self._on_call = on_call  # e.g. a latency histogram
         self._http = http  # base_url {api_domain}/crm/{version}, ZohoAuth, timeouts
         self._token_http = token_http
 
@@ -217,12 +226,18 @@ class ZohoCrm:
         json: dict[str, Any] | None = None,
     ) -> httpx.Response:
         """One call; network trouble is transient, any HTTP error goes through wire.crm_error."""
+        status: int | None = None  # None: no answer came
+        started = time.perf_counter()
         try:
             response = await self._http.request(method, path, params=params, json=json)
+            status = response.status_code
         except _NOT_SENT as exc:
             raise TransientCrmError(f"{method} {path}: {exc!r}") from exc
         except httpx.TransportError as exc:  # sent, no answer: Zoho may still apply it
             raise OutcomeUnknown(f"{method} {path}: {exc!r}") from exc
+        finally:
+            if self._on_call is not None:
+                self._on_call(method, path, status, time.perf_counter() - started)
         if response.status_code >= 400:
             raise wire.crm_error(response)
         return response

@@ -1,0 +1,257 @@
+"""The operator console's pages: login/logout, the saga list and one saga with its actions.
+
+GET  /console/login, POST /console/login    operator key → signed session cookie
+GET|POST /console/logout                    drop the cookie
+GET  /console                               counts, filters, newest sagas (cursor pages)
+GET  /console/sagas/{id}                    steps, CRM records, event log, e-mail as sent
+POST /console/sagas/{id}/{action}           retry | compensate | resolve (CSRF token required)
+
+Every page but login needs a valid session and otherwise redirects to the login page.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from orchestrator.api.auth import AuthError, Role, identify
+from orchestrator.api.deps import ApiContext, ContextDep
+from orchestrator.console import views, web
+from orchestrator.console.session import Session, csrf_ok, new_session, session_secret
+from orchestrator.flows import FLOWS
+from orchestrator.saga.actions import Action, ActionRefused
+from orchestrator.saga.errors import SagaNotFound
+from orchestrator.saga.state import SagaStatus
+from orchestrator.store.queries import SagaFilter, list_sagas, saga_counts, saga_detail
+
+log = logging.getLogger("orchestrator.console")
+
+router = APIRouter(prefix=web.PREFIX, include_in_schema=False)
+
+PAGE_SIZE = 50
+FILTER_FIELDS = ("status", "flow", "contact", "q", "created_from", "created_to")
+ACTION_DONE = {
+    Action.RETRY: "Retry started: the saga goes forward again from the failed step.",
+    Action.COMPENSATE: "Rollback started: the saga's records are being undone.",
+    Action.RESOLVE: "Marked as cleaned up by hand.",
+}
+
+
+# --- login -------------------------------------------------------------------------------------
+
+
+@router.get("/login")
+async def login_page(
+    request: Request, ctx: ContextDep, target: Annotated[str | None, Query(alias="next")] = None
+) -> Response:
+    if web.current_session(request, ctx) is not None:
+        return RedirectResponse(web.safe_next(target), status_code=303)
+    return web.render(request, "login.html", {"next": web.safe_next(target), "error": None})
+
+
+@router.post("/login")
+async def login(request: Request, ctx: ContextDep) -> Response:
+    fields = await web.form(request)
+    target = web.safe_next(fields.get("next"))
+    key = fields.get("key", "").strip()
+    if not key:
+        return _login_refused(request, target, "missing key")
+    settings = ctx.deps.settings
+    try:
+        who = identify(key, clients=settings.api_keys, operators=settings.operator_api_keys)
+    except AuthError:
+        return _login_refused(request, target, "invalid key")
+    if who.role is not Role.OPERATOR:
+        return _login_refused(request, target, "client key", fingerprint=who.fingerprint)
+    secret = session_secret(settings)
+    response = RedirectResponse(target, status_code=303)
+    web.set_session(response, request, new_session(who.fingerprint, web.now()), secret)
+    log.info("console login: operator:%s", who.fingerprint)
+    return response
+
+
+LOGIN_ERRORS = {
+    "missing key": "Enter your operator key.",
+    "invalid key": "That key is not valid.",
+    "client key": "That is a client API key: the console needs an operator key.",
+}
+
+
+def _login_refused(
+    request: Request, target: str, reason: str, *, fingerprint: str | None = None
+) -> Response:
+    client = request.client.host if request.client else "?"
+    who = f" (client:{fingerprint})" if fingerprint else ""
+    log.warning("console login refused from %s: %s%s", client, reason, who)  # never the key
+    status = 403 if reason == "client key" else 401
+    context = {"next": target, "error": LOGIN_ERRORS[reason]}
+    return web.render(request, "login.html", context, status=status)
+
+
+@router.api_route("/logout", methods=["GET", "POST"])
+async def logout(request: Request) -> Response:
+    response = RedirectResponse(f"{web.PREFIX}/login", status_code=303)
+    web.clear_session(response, request)
+    return response
+
+
+# --- list --------------------------------------------------------------------------------------
+
+
+@router.get("")
+async def saga_list(request: Request, ctx: ContextDep) -> Response:
+    session = web.current_session(request, ctx)
+    if session is None:
+        return web.to_login(request)
+    chosen = {name: request.query_params.get(name, "").strip() for name in FILTER_FIELDS}
+    context = await _list_context(ctx, chosen, request.query_params.get("cursor"))
+    return _page(request, ctx, session, "list.html", context)
+
+
+async def _list_context(
+    ctx: ApiContext, chosen: dict[str, str], cursor: str | None
+) -> dict[str, object]:
+    where, problem = _filter(chosen, cursor)
+    items: list[dict[str, object]] = []
+    next_url = None
+    if problem is None:
+        try:
+            page = await list_sagas(ctx.deps.db, where)
+        except ValueError:
+            problem = "That page link is no longer valid: start again from the first page."
+        else:
+            items = [views.list_row(row) for row in page.items]
+            next_url = _page_url(chosen, page.next_cursor)
+    counts = await saga_counts(ctx.deps.db)
+    return {
+        "items": items,
+        "next_url": next_url,
+        "problem": problem,
+        "chosen": chosen,
+        "status_counts": [(s.value, counts["status"].get(s.value, 0)) for s in SagaStatus],
+        "flow_counts": sorted(counts["flow"].items()),
+        "flows": sorted(set(FLOWS) | set(counts["flow"])),
+        "total": sum(counts["status"].values()),
+    }
+
+
+def _filter(chosen: dict[str, str], cursor: str | None) -> tuple[SagaFilter, str | None]:
+    status = chosen["status"] or None
+    if status is not None and status not in SagaStatus.__members__.values():
+        return SagaFilter(limit=PAGE_SIZE), f"Unknown status {status!r}."
+    try:
+        start = views.parse_day(chosen["created_from"])
+        end = views.parse_day(chosen["created_to"], end=True)
+    except ValueError:
+        return SagaFilter(limit=PAGE_SIZE), "Dates must look like 2026-05-03."
+    where = SagaFilter(
+        status,
+        chosen["flow"] or None,
+        chosen["contact"] or None,
+        PAGE_SIZE,
+        cursor or None,
+        start,
+        end,
+        chosen["q"] or None,
+    )
+    return where, None
+
+
+def _page_url(chosen: dict[str, str], cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    query = {name: value for name, value in chosen.items() if value}
+    return f"{web.PREFIX}?{urlencode({**query, 'cursor': cursor})}"
+
+
+# --- one saga ----------------------------------------------------------------------------------
+
+
+@router.get("/sagas/{saga_id}")
+async def saga_page(saga_id: str, request: Request, ctx: ContextDep) -> Response:
+    session = web.current_session(request, ctx)
+    if session is None:
+        return web.to_login(request)
+    key = _uuid(saga_id)
+    detail = await saga_detail(ctx.deps.db, key) if key is not None else None
+    if detail is None:
+        missing = {"heading": "Not found", "message": f"There is no saga {saga_id}."}
+        return _page(request, ctx, session, "missing.html", missing, status=404)
+    saga = views.saga_view(detail, ctx.deps.crm.record_url)
+    context: dict[str, object] = {
+        "saga": saga,
+        "refresh": not saga.terminal,
+        "title": f"saga {saga.id[:8]}",
+    }
+    return _page(request, ctx, session, "saga.html", context)
+
+
+@router.post("/sagas/{saga_id}/{action}")
+async def saga_action(saga_id: str, action: str, request: Request, ctx: ContextDep) -> Response:
+    """Through the engine like the API's action endpoint, recorded as `operator:<fingerprint>`."""
+    session = web.current_session(request, ctx)
+    if session is None:
+        return web.to_login(request)
+    fields = await web.form(request)
+    if not csrf_ok(session, fields.get("csrf")):
+        log.warning("console: refused %s on saga %s without a valid CSRF token", action, saga_id)
+        context = {
+            "heading": "Refused",
+            "message": "This form has expired or did not come from the console: "
+            "reload the page and try again.",
+        }
+        return _page(request, ctx, session, "missing.html", context, status=403)
+    key = _uuid(saga_id)
+    if key is None or action not in Action.__members__.values():
+        missing = {"heading": "Not found", "message": "No such saga or action."}
+        return _page(request, ctx, session, "missing.html", missing, status=404)
+    kind, text = await _act(ctx, key, Action(action), session, fields.get("comment"))
+    response = RedirectResponse(f"{web.PREFIX}/sagas/{key}", status_code=303)
+    web.set_flash(response, request, kind, text, session_secret(ctx.deps.settings))
+    return response
+
+
+async def _act(
+    ctx: ApiContext, key: uuid.UUID, action: Action, session: Session, comment: str | None
+) -> tuple[str, str]:
+    comment = (comment or "").strip() or None
+    try:
+        await ctx.deps.engine.act(key, action, actor=session.actor, comment=comment)
+    except SagaNotFound:
+        return "error", f"There is no saga {key}."
+    except ActionRefused as refused:
+        return "error", f"Refused: {refused.reason}"
+    if action is not Action.RESOLVE:
+        ctx.dispatch(key)
+    log.info("console: %s on saga %s by %s", action.value, key, session.actor)
+    return "ok", ACTION_DONE[action]
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _page(
+    request: Request,
+    ctx: ApiContext,
+    session: Session,
+    name: str,
+    context: Mapping[str, object],
+    status: int = 200,
+) -> Response:
+    """A signed-in page: shows (and drops) the flash message left by the last action."""
+    flash = web.take_flash(request, session_secret(ctx.deps.settings))
+    response = web.render(
+        request, name, {**context, "session": session, "flash": flash}, status=status
+    )
+    web.drop_flash(response, request)
+    return response

@@ -1,0 +1,85 @@
+"""The body of GET /metrics: the counters and histograms of this process (or, in multiprocess
+mode, of every process writing to PROMETHEUS_MULTIPROC_DIR), plus gauges read from the state
+table at scrape time (they are facts about the table, not about a process)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+
+import sqlalchemy as sa
+from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orchestrator.notify.outbox import Outbox
+from orchestrator.saga.state import SagaStatus
+from orchestrator.store.sql_store import SAGA
+
+log = logging.getLogger(__name__)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class _Scrape(Collector):
+    """One scrape: the process metrics and this scrape's table gauges, as one collector."""
+
+    def __init__(self, sources: tuple[Collector, ...], gauges: tuple[Metric, ...]) -> None:
+        self.sources, self.gauges = sources, gauges
+
+    def collect(self) -> Iterator[Metric]:
+        for source in self.sources:
+            yield from source.collect()
+        yield from self.gauges
+
+
+def process_collectors() -> tuple[Collector, ...]:
+    directory = os.environ.get(MULTIPROC_ENV)
+    if directory:  # every process's files, this one's included
+        return (MultiProcessCollector(None, path=directory),)  # type: ignore[no-untyped-call]
+    return (REGISTRY,)
+
+
+async def render_metrics(db: AsyncEngine, outbox: Outbox, flows: Iterable[str]) -> bytes:
+    """Prometheus text exposition; without the database the table gauges say so and the
+    process metrics are served all the same."""
+    gauges = await table_gauges(db, outbox, flows)
+    return generate_latest(_Scrape(process_collectors(), gauges))
+
+
+async def table_gauges(db: AsyncEngine, outbox: Outbox, flows: Iterable[str]) -> tuple[Metric, ...]:
+    up = GaugeMetricFamily(
+        "salesaga_state_table_up", "1 if this scrape could read the state table, else 0."
+    )
+    try:
+        backlog = await outbox.backlog()
+        counts = await saga_counts(db)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("metrics: state table unreadable", extra={"error": type(exc).__name__})
+        up.add_metric([], 0)
+        return (up,)
+    up.add_metric([], 1)
+    outbox_gauge = GaugeMetricFamily(
+        "salesaga_outbox_backlog", "Notifications not yet delivered (queued or retrying)."
+    )
+    outbox_gauge.add_metric([], backlog)
+    sagas = GaugeMetricFamily(
+        "salesaga_sagas", "Sagas in the state table by flow and status.", labels=["flow", "status"]
+    )
+    for flow in sorted({*flows, *(flow for flow, _ in counts)}):
+        for status in SagaStatus:
+            sagas.add_metric([flow, status.value], counts.get((flow, status.value), 0))
+    return up, outbox_gauge, sagas
+
+
+async def saga_counts(db: AsyncEngine) -> dict[tuple[str, str], int]:
+    query = sa.select(SAGA.c.flow, SAGA.c.status, sa.func.count()).group_by(
+        SAGA.c.flow, SAGA.c.status
+    )
+    async with db.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return {(str(flow), str(status)): int(n) for flow, status, n in rows}
