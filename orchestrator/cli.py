@@ -1,4 +1,4 @@
-"""The `salesaga` command: serve | worker | dev | sagas list/show.
+"""The `salesaga` command: serve | worker | dev | sagas list/show | messages dead-letters/replay.
 
 An entry point: it reads settings and builds the app, the worker or a store for inspection.
 """
@@ -12,10 +12,12 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator.cli_sagas import sagas_cli
+from orchestrator.messaging.cli import messages_cli
 from orchestrator.settings import Settings, get_settings
 
 cli = typer.Typer(help="Transactional sales orchestration: sagas over CRMs.", no_args_is_help=True)
 cli.add_typer(sagas_cli, name="sagas")
+cli.add_typer(messages_cli, name="messages")
 
 # Development defaults of `salesaga dev` only, documented in the README: not secrets.
 DEV_CLIENT_KEY = "dev-client-key"

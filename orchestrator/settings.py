@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     idempotency_ttl_s: float = 86_400.0
     recover_every_s: float = 15.0
     recover_hold_s: float = 60.0
+    # Where the message start tasks (salesaga.start_saga, salesaga.create_sales) keep their
+    # results, so a producer can `.get()` the saga id. "": the broker URL when it is Redis,
+    # else none. Every other task ignores results (the state table is the truth).
+    result_backend_url: str = ""
 
     @field_validator("api_keys", "operator_api_keys", mode="before")
     @classmethod
@@ -83,6 +87,13 @@ class Settings(BaseSettings):
     def sandbox_url(self) -> str:
         """Where the built-in Zoho sandbox answers when this service serves it."""
         return f"http://127.0.0.1:{self.port}{SANDBOX_PATH}"
+
+    @property
+    def result_backend(self) -> str | None:
+        """RESULT_BACKEND_URL, or the Redis broker's URL, or None (no results kept)."""
+        if self.result_backend_url:
+            return self.result_backend_url
+        return self.broker_url if self.broker_url.startswith(("redis://", "rediss://")) else None
 
     @property
     def zoho_configured(self) -> bool:

@@ -25,7 +25,12 @@ ADVANCE_TASK = "saga.advance"
 
 
 def make_celery(settings: Settings) -> Celery:
-    celery = Celery("salesaga", broker=settings.broker_url, include=["workers.tasks"])
+    celery = Celery(
+        "salesaga",
+        broker=settings.broker_url,
+        backend=settings.result_backend,  # only the message start tasks keep a result
+        include=["workers.tasks", "workers.messages"],
+    )
     celery.conf.update(
         task_default_queue=settings.celery_queue,
         task_acks_late=True,  # a step cut off by a crash comes again (it finds its own marker)
@@ -65,7 +70,7 @@ def _structured_logs(**_: Any) -> None:
 @worker_ready.connect  # type: ignore[untyped-decorator]
 def _recover_on_start(**_: Any) -> None:
     """A new worker first takes up every saga a dead one left behind."""
-    app.send_task("saga.recover")
+    app.send_task("saga.recover", ignore_result=True)
 
 
 def configure(settings: Settings) -> None:
@@ -73,6 +78,7 @@ def configure(settings: Settings) -> None:
     global _configured
     _configured = settings
     app.conf.broker_url = settings.broker_url
+    app.conf.result_backend = settings.result_backend
     app.conf.task_default_queue = settings.celery_queue
 
 
@@ -120,4 +126,6 @@ def close_runtime() -> None:
 def dispatch(saga_id: uuid.UUID, delay_s: float = 0.0) -> None:
     """Send `saga.advance` for this saga (the Dispatcher used by the API and the tasks)."""
     options: dict[str, Any] = {"countdown": delay_s} if delay_s > 0 else {}
-    app.send_task(ADVANCE_TASK, args=[str(saga_id)], **options)
+    # ignore_result: with a result backend set, send_task would otherwise subscribe to a result
+    # that never comes (a Redis pub/sub round trip per dispatch, outside the publish retries).
+    app.send_task(ADVANCE_TASK, args=[str(saga_id)], ignore_result=True, **options)

@@ -47,6 +47,6 @@ def _sweep(stop: threading.Event, every_s: float) -> None:
     # Start-up counts as a sweep: sagas left running by a previous process are taken up at once.
     while True:
         for task in SWEEPS:
-            app.send_task(task)
+            app.send_task(task, ignore_result=True)
         if stop.wait(every_s):
             return

@@ -1,4 +1,4 @@
-"""The state tables (SQLModel): saga, saga_step, saga_event, outbox, crm_token.
+"""The state tables (SQLModel): saga, saga_step, saga_event, outbox, crm_token, dead_letter.
 
 At any moment these rows tell exactly where every saga is; a broker message only says "look at X".
 """
@@ -137,3 +137,20 @@ class CrmTokenRow(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=255)
     value: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     expires_at: float
+
+
+class DeadLetterRow(SQLModel, table=True):
+    """A queue message that started no saga (invalid, unreadable, or a message id reused with
+    another body), kept as sent with the reason until an operator replays it."""
+
+    __tablename__ = "dead_letter"
+
+    id: int | None = _serial_id()
+    received_at: datetime = _time(nullable=False, index=True)
+    source: str = Field(max_length=100)  # e.g. "celery:salesaga.create_sales"
+    message_id: str | None = Field(default=None, index=True, max_length=255)
+    payload: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))  # JSON, or its repr
+    reason: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    status: str = Field(default="new", index=True, max_length=16)  # new|replayed
+    replayed_at: datetime | None = _time()
+    replay_saga_id: uuid.UUID | None = Field(default=None, foreign_key="saga.id")

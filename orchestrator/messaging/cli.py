@@ -1,0 +1,157 @@
+"""`salesaga messages …`: dead-letters, show, replay — on the local database (the service's
+environment), like `salesaga sagas` without SALESAGA_URL (the HTTP API has no dead-letter
+endpoint yet)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.saga.engine import Engine
+from orchestrator.settings import Settings, get_settings
+
+messages_cli = typer.Typer(help="Queue messages: dead letters, and replaying one after a fix.")
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON")]
+
+
+@messages_cli.command("dead-letters")
+def dead_letters(
+    status: Annotated[str | None, typer.Option(help="new | replayed (default: both)")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """Messages that started no saga, with the reason."""
+    from orchestrator.messaging.store import DeadLetterStatus
+
+    if status is not None and status not in DeadLetterStatus.__members__.values():
+        raise typer.BadParameter("use new or replayed", param_hint="--status")
+    wanted = DeadLetterStatus(status) if status else None
+    letters = asyncio.run(_listed(get_settings(), wanted, limit))
+    if as_json:
+        typer.echo(json.dumps(letters, indent=2))
+        return
+    table = Table("id", "received", "source", "message id", "reason", "status")
+    for item in letters:
+        table.add_row(str(item["id"]), item["receivedAt"][:19].replace("T", " "), item["source"],
+                      item["messageId"] or "", item["reason"], item["status"])  # fmt: skip
+    Console().print(table)
+
+
+@messages_cli.command("show")
+def show(dead_letter_id: int, as_json: JsonFlag = False) -> None:
+    """One dead letter with its payload as sent (a starting point for --payload-file)."""
+    letter = asyncio.run(_one(get_settings(), dead_letter_id))
+    if letter is None:
+        typer.echo(f"no dead letter {dead_letter_id}", err=True)
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps(letter, indent=2))
+        return
+    for key in ("id", "receivedAt", "source", "messageId", "reason", "status", "replaySagaId"):
+        typer.echo(f"{key}: {letter[key]}")
+    typer.echo(f"payload:\n{_pretty(letter['payload'])}")
+
+
+@messages_cli.command("replay")
+def replay(
+    dead_letter_id: int,
+    payload_file: Annotated[
+        Path | None, typer.Option(help="A fixed payload (JSON) to use instead of the stored one")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Validate the message again and start its saga; still invalid: exit 1 with the reason."""
+    from orchestrator.messaging.intake import ReplayRefused
+
+    fixed = payload_file.read_text(encoding="utf-8") if payload_file else None
+    try:
+        body = asyncio.run(_replayed(get_settings(), dead_letter_id, fixed))
+    except ReplayRefused as refused:
+        typer.echo(f"refused: {refused}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(body))
+    else:
+        typer.echo(
+            f"dead letter {dead_letter_id} replayed: saga {body['sagaId']} ({body['status']})"
+        )
+
+
+@contextlib.asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[Any]:
+    from orchestrator.store.db import create_schema, make_engine
+
+    db = make_engine(settings.database_url)
+    try:
+        await create_schema(db)  # a database older than the dead_letter table gets it
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def _listed(settings: Settings, status: Any, limit: int) -> list[dict[str, Any]]:
+    from orchestrator.messaging.store import list_dead_letters
+
+    async with _database(settings) as db:
+        return [
+            letter.to_json() for letter in await list_dead_letters(db, status=status, limit=limit)
+        ]
+
+
+async def _one(settings: Settings, dead_letter_id: int) -> dict[str, Any] | None:
+    from orchestrator.messaging.store import load_dead_letter
+
+    async with _database(settings) as db:
+        letter = await load_dead_letter(db, dead_letter_id)
+    return letter.to_json() if letter is not None else None
+
+
+async def _replayed(settings: Settings, dead_letter_id: int, fixed: str | None) -> dict[str, Any]:
+    from orchestrator.bootstrap import build_deps
+    from orchestrator.messaging.intake import replay as replay_letter
+
+    deps = await build_deps(settings)
+    try:
+        actor = f"cli:{getpass.getuser()}"
+        started = await replay_letter(deps, dead_letter_id, actor=actor, fixed_payload=fixed)
+        if started.live:
+            await _hand_over(settings, deps.engine, started.saga_id)
+    finally:
+        await deps.aclose()
+    return {"deadLetterId": dead_letter_id, **started.body()}
+
+
+async def _hand_over(settings: Settings, engine: Engine, saga_id: uuid.UUID) -> None:
+    """Dispatch to the workers; the in-process broker reaches none, so then advance it here
+    (as orchestrator/cli_view.py does for `sagas retry`)."""
+    if not settings.broker_url.startswith("memory://"):
+        from workers.celery_app import dispatch
+
+        try:
+            dispatch(saga_id)
+        except Exception as exc:  # the saga is in the table: the recovery sweep dispatches it
+            typer.echo(
+                f"broker unavailable ({type(exc).__name__}): recovery will start it", err=True
+            )
+        return
+    waited = 0.0
+    while (wakeup := await engine.advance(saga_id)) is not None and waited < 30.0:
+        await asyncio.sleep(wakeup.after_s)
+        waited += wakeup.after_s
+
+
+def _pretty(payload: str) -> str:
+    try:
+        return json.dumps(json.loads(payload), indent=2, ensure_ascii=False)
+    except ValueError:
+        return payload  # kept as its repr: it was not JSON
