@@ -239,21 +239,24 @@ async def test_find_is_the_query_operation(crm: ZohoCrm, sandbox: RunningSandbox
 
 
 async def test_create_that_timed_out_lands_later_and_find_sees_it(sandbox: RunningSandbox) -> None:
-    crm = await open_zoho_crm(sandbox.config(read_timeout_s=0.2), InMemoryTokenCache())
+    tokens = InMemoryTokenCache()
+    patient = await open_zoho_crm(sandbox.config(), tokens)  # reads at the normal timeout
+    hasty = await open_zoho_crm(sandbox.config(read_timeout_s=0.3), tokens)
     marker = new_marker()
     try:
-        order = await crm.price_order(CONTACT_ID, LINES)
-        sandbox.state.faults.delay(0.8, module="Deals", operation="create")
+        order = await patient.price_order(CONTACT_ID, LINES)
+        sandbox.state.faults.delay(1.2, module="Deals", operation="create")
         with pytest.raises(TransientCrmError):
-            await crm.create_deal(order, marker=marker)
-        assert await crm.find(RecordKind.DEAL, marker) is None  # the delay precedes the insert
+            await hasty.create_deal(order, marker=marker)
+        assert await patient.find(RecordKind.DEAL, marker) is None  # the delay precedes the insert
         found = None
-        for _ in range(100):
-            if (found := await crm.find(RecordKind.DEAL, marker)) is not None:
+        for _ in range(200):
+            if (found := await patient.find(RecordKind.DEAL, marker)) is not None:
                 break
             await asyncio.sleep(0.02)
     finally:
-        await crm.aclose()
+        await hasty.aclose()
+        await patient.aclose()
     assert found is not None
     assert [deal["id"] for deal in sandbox.state.records("Deals")] == [found.id]
 
