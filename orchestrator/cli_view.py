@@ -83,7 +83,7 @@ async def act(
         actor = f"cli:{getpass.getuser()}"
         await deps.engine.act(saga_id, Action(action), actor=actor, comment=comment)
         if action != Action.RESOLVE:
-            await _hand_over(settings, deps.engine, saga_id)
+            await hand_over(settings, deps.engine, saga_id)
     except (ActionRefused, SagaNotFound) as exc:
         raise CliError(f"refused: {exc}") from None
     finally:
@@ -124,19 +124,24 @@ async def recover_once(settings: Settings) -> tuple[int, int]:
     try:
         due = await deps.engine.claim_due()
         for saga_id in due:
-            await _hand_over(settings, deps.engine, saga_id)
+            await hand_over(settings, deps.engine, saga_id)
         return len(due), await deps.outbox.deliver_due()
     finally:
         await deps.aclose()
 
 
-async def _hand_over(settings: Settings, engine: Any, saga_id: uuid.UUID) -> None:
+async def hand_over(settings: Settings, engine: Any, saga_id: uuid.UUID) -> None:
     """Dispatch to the workers; with the in-process broker no worker can hear this process,
     so advance the saga right here."""
     if not settings.broker_url.startswith("memory://"):
         from workers.celery_app import dispatch
 
-        dispatch(saga_id)
+        try:
+            dispatch(saga_id)
+        except Exception as exc:  # the saga is in the table: the recovery sweep dispatches it
+            Console(stderr=True).print(
+                f"broker unavailable ({type(exc).__name__}): recovery will start it"
+            )
         return
     waited = 0.0
     while (wakeup := await engine.advance(saga_id)) is not None and waited < 30.0:

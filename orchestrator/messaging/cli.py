@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import getpass
 import json
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.saga.engine import Engine
+from orchestrator.cli_view import hand_over
 from orchestrator.settings import Settings, get_settings
 
 messages_cli = typer.Typer(help="Queue messages: dead letters, and replaying one after a fix.")
@@ -125,29 +124,10 @@ async def _replayed(settings: Settings, dead_letter_id: int, fixed: str | None) 
         actor = f"cli:{getpass.getuser()}"
         started = await replay_letter(deps, dead_letter_id, actor=actor, fixed_payload=fixed)
         if started.live:
-            await _hand_over(settings, deps.engine, started.saga_id)
+            await hand_over(settings, deps.engine, started.saga_id)
     finally:
         await deps.aclose()
     return {"deadLetterId": dead_letter_id, **started.body()}
-
-
-async def _hand_over(settings: Settings, engine: Engine, saga_id: uuid.UUID) -> None:
-    """Dispatch to the workers; the in-process broker reaches none, so then advance it here
-    (as orchestrator/cli_view.py does for `sagas retry`)."""
-    if not settings.broker_url.startswith("memory://"):
-        from workers.celery_app import dispatch
-
-        try:
-            dispatch(saga_id)
-        except Exception as exc:  # the saga is in the table: the recovery sweep dispatches it
-            typer.echo(
-                f"broker unavailable ({type(exc).__name__}): recovery will start it", err=True
-            )
-        return
-    waited = 0.0
-    while (wakeup := await engine.advance(saga_id)) is not None and waited < 30.0:
-        await asyncio.sleep(wakeup.after_s)
-        waited += wakeup.after_s
 
 
 def _pretty(payload: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -34,18 +34,6 @@ from tests.zoho_sandbox import RunningSandbox, running_sandbox
 
 LINES = (OrderLine(PRODUCT_IDS[0], 2), OrderLine(PRODUCT_IDS[1], 5))
 SEED_STREET = "Tahtalı Mah. Kiteyol Sok. No: 24"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RunningSandbox]:
-    with running_sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(server: RunningSandbox) -> RunningSandbox:
-    server.state.reset()
-    return server
 
 
 @pytest.fixture

@@ -38,18 +38,6 @@ INVALID_TOKEN = {
 MISSING_ID = "550428000099999999"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[RunningSandbox]:
-    with running_sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(server: RunningSandbox) -> RunningSandbox:
-    server.state.reset()
-    return server
-
-
 @pytest.fixture
 def api(sandbox: RunningSandbox) -> Iterator[httpx.Client]:
     """A client on {url}/crm/v7 with a fresh access token."""
