@@ -14,13 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orchestrator.crm.zoho.client import ZohoConfig, ZohoCrm, open_zoho_crm
 from orchestrator.flows import FLOWS
+from orchestrator.messaging.replies import Replies, open_replies
 from orchestrator.notify.mailer import SinkMailer, SmtpConfig, SmtpMailer
+from orchestrator.notify.notices import Deliverer, FailureMail
 from orchestrator.notify.outbox import MAIL_ATTEMPTS, Outbox
 from orchestrator.notify.report import Mailer
 from orchestrator.observability import ObservedStore, process_metrics
 from orchestrator.saga.engine import BoundFlow, Engine
 from orchestrator.saga.policy import RetryPolicy
-from orchestrator.saga.state import SagaState
+from orchestrator.saga.state import FAILURE_NOTICE, REPLY_NOTICE, SagaState
 from orchestrator.sandbox.zoho.data import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
@@ -48,9 +50,11 @@ class Deps:
     crm: ZohoCrm
     mailer: Mailer
     outbox: Outbox
+    replies: Replies
 
     async def aclose(self) -> None:
         await self.crm.aclose()
+        await self.replies.aclose()
         await self.db.dispose()
 
 
@@ -106,9 +110,14 @@ async def build_deps(settings: Settings, *, mailer: Mailer | None = None) -> Dep
     )
     mailer = mailer if mailer is not None else build_mailer(settings)
     mail_retry = RetryPolicy(MAIL_ATTEMPTS, settings.mail_retry_base_s, settings.mail_retry_cap_s)
+    replies = open_replies(settings, FLOWS, crm.record_url)
+    deliverers: dict[str, Deliverer] = {
+        FAILURE_NOTICE: FailureMail(mailer, settings.it_email, FLOWS, crm.record_url),
+        REPLY_NOTICE: replies,
+    }
     outbox = Outbox(
-        db, mailer, recipient=settings.it_email, flows=FLOWS, record_url=crm.record_url,
-        retry=mail_retry, send_lease_s=3 * settings.smtp_timeout_s,
+        db, deliverers, retry=mail_retry,
+        send_lease_s=3 * max(settings.smtp_timeout_s, settings.reply_timeout_s),
     )  # fmt: skip
 
     async def deliver_notice(saga: SagaState) -> None:
@@ -128,7 +137,7 @@ async def build_deps(settings: Settings, *, mailer: Mailer | None = None) -> Dep
         recover_hold_s=settings.recover_hold_s,
         on_finish=deliver_notice,
     )
-    return Deps(settings, db, store, engine, crm, mailer, outbox)
+    return Deps(settings, db, store, engine, crm, mailer, outbox, replies)
 
 
 def describe_target(settings: Settings) -> dict[str, Any]:

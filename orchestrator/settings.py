@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./salesaga.db"
@@ -72,6 +72,18 @@ class Settings(BaseSettings):
     # else none. Every other task ignores results (the state table is the truth).
     result_backend_url: str = ""
 
+    # Plain JSON messages: a Redis Stream read by a consumer group (`salesaga consume`).
+    # STREAM_URL "": the broker's URL when it is Redis, else no stream.
+    stream_url: str = ""
+    requests_stream: str = "salesaga:requests"
+    stream_group: str = "salesaga"
+    stream_claim_idle_s: float = 60.0  # an entry a dead consumer left pending is taken after this
+    # Replies when a message-started saga ends: to its reply_to queue / stream, or POSTed to this
+    # URL (signed: X-Salesaga-Signature: sha256=HMAC-SHA256(REPLY_SIGNING_SECRET, body)).
+    reply_callback_url: str = ""
+    reply_signing_secret: SecretStr = SecretStr("")
+    reply_timeout_s: float = 10.0
+
     @field_validator("api_keys", "operator_api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
@@ -94,6 +106,19 @@ class Settings(BaseSettings):
         if self.result_backend_url:
             return self.result_backend_url
         return self.broker_url if self.broker_url.startswith(("redis://", "rediss://")) else None
+
+    @property
+    def stream_redis_url(self) -> str | None:
+        """STREAM_URL, or the Redis broker's URL, or None (no request stream, no stream replies)."""
+        if self.stream_url:
+            return self.stream_url
+        return self.broker_url if self.broker_url.startswith(("redis://", "rediss://")) else None
+
+    @model_validator(mode="after")
+    def _callback_is_signed(self) -> Settings:
+        if self.reply_callback_url and not self.reply_signing_secret.get_secret_value():
+            raise ValueError("REPLY_CALLBACK_URL needs REPLY_SIGNING_SECRET (replies are signed)")
+        return self
 
     @property
     def zoho_configured(self) -> bool:

@@ -4,11 +4,14 @@ checks its body (the same models, the same messages naming the bad field). No I/
 A message is the keyword arguments of one task (docs/messaging.md has a JSON Schema of each):
   salesaga.create_sales  {contactId, products, message_id, reply_to?}  the PLG shortcut
   salesaga.start_saga    {flow, input, message_id, reply_to?}          any flow in FLOWS
+It comes as a Celery task message, or as a Redis Stream entry {task?, message: <JSON text>}.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +33,18 @@ TASKS = (START_SAGA, CREATE_SALES)
 SOURCE_PREFIX = "celery:"
 REUSED = "message_id already used with a different body"
 MAX_KEY = 255  # saga.idempotency_key column
-MAX_REPLY_TO = 2048
+STREAM_PREFIX = "redis:"
+MAX_REPLY_TO = 255
+# Reply routes: where a saga's result goes when it ends (orchestrator/messaging/replies.py).
+QUEUE, STREAM, CALLBACK = "queue", "stream", "callback"
+_REPLY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A message body that could not be read as an object of keyword arguments."""
+
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +52,21 @@ class Message:
     """One message as received: the task it was sent to and its arguments, as decoded."""
 
     task: str
-    kwargs: object
+    kwargs: object  # a dict when readable; Unreadable(reason) when not
     args: tuple[object, ...] = ()
+    stream: str | None = None  # the Redis stream it was read from; None: a Celery task message
+    raw: object = None  # as received, when that is not the kwargs (a stream entry's fields)
 
     @property
     def source(self) -> str:
+        if self.stream is not None:
+            return f"{STREAM_PREFIX}{self.stream}"
         return f"{SOURCE_PREFIX}{self.task}"
+
+    @property
+    def reply_via(self) -> str:
+        """Where a bare reply_to name points: the way the message came."""
+        return STREAM if self.stream is not None else QUEUE
 
     @property
     def message_id(self) -> str | None:
@@ -53,6 +76,8 @@ class Message:
 
     def payload(self) -> object:
         """What a dead letter keeps: the keyword arguments, or both kinds if args were sent."""
+        if self.raw is not None:
+            return self.raw
         if not self.args:
             return self.kwargs
         return {"args": list(self.args), "kwargs": self.kwargs}
@@ -60,6 +85,8 @@ class Message:
     @classmethod
     def from_payload(cls, source: str, payload: object) -> Message:
         """The message a dead letter's (possibly fixed) payload stands for."""
+        if source.startswith(STREAM_PREFIX):
+            return stream_message(source.removeprefix(STREAM_PREFIX), payload)
         task = source.removeprefix(SOURCE_PREFIX)
         if isinstance(payload, dict) and set(payload) == {"args", "kwargs"}:
             args = payload["args"]
@@ -76,7 +103,8 @@ class StartRequest:
     subject: str | None  # the contact id, for lists and search
     digest: str  # same body, same digest (the key order of the JSON does not matter)
     message_id: str
-    reply_to: str | None = None  # accepted and stored; replies are not sent yet
+    reply_to: str | None = None  # as sent
+    reply_route: str | None = None  # where the result goes: queue:NAME, stream:NAME or callback
 
     @property
     def idempotency_key(self) -> str:
@@ -97,9 +125,29 @@ def message_key(message_id: str) -> str:
     return "msg-sha256 " + hashlib.sha256(message_id.encode()).hexdigest()
 
 
-def validate(message: Message) -> StartRequest | Invalid:
+def stream_message(stream: str, fields: object) -> Message:
+    """A Redis Stream entry: `message` holds the JSON kwargs, `task` the task (default
+    salesaga.create_sales). The fields are kept as sent for a dead letter."""
+    if not isinstance(fields, dict):
+        return Message(CREATE_SALES, Unreadable("the entry must be a map of fields"),
+                       stream=stream, raw=fields)  # fmt: skip
+    task = fields.get("task", CREATE_SALES)
+    text = fields.get("message")
+    if text is None:
+        kwargs: object = Unreadable("message is required: a field holding the message as JSON")
+    else:
+        try:
+            kwargs = json.loads(text) if isinstance(text, str) else text
+        except ValueError as exc:
+            kwargs = Unreadable(f"message is not JSON: {exc}")
+    return Message(str(task), kwargs, stream=stream, raw=fields)
+
+
+def validate(message: Message, replies: frozenset[str] = frozenset()) -> StartRequest | Invalid:
+    """`replies`: the reply routes this service can send to (QUEUE, STREAM, CALLBACK); a message
+    without reply_to gets a CALLBACK reply when that one is configured."""
     try:
-        return _checked(message)
+        return _checked(message, replies)
     except _Refused as refused:
         return Invalid(str(refused))
 
@@ -108,7 +156,9 @@ class _Refused(Exception):
     """Why a message is invalid (internal to this module: validate() returns an Invalid)."""
 
 
-def _checked(message: Message) -> StartRequest:
+def _checked(message: Message, replies: frozenset[str]) -> StartRequest:
+    if isinstance(message.kwargs, Unreadable):
+        raise _Refused(message.kwargs.reason)
     if message.task not in TASKS:
         raise _Refused(f"unknown task {_short(message.task)}: use one of {', '.join(TASKS)}")
     if message.args:
@@ -122,7 +172,8 @@ def _checked(message: Message) -> StartRequest:
     else:
         flow = _flow(body)
         payload, subject, digest = _INPUTS[flow](_input(body), "input.")
-    return StartRequest(flow, payload, subject, digest, message_id, reply_to)
+    route = _reply_route(reply_to, message.reply_via, replies)
+    return StartRequest(flow, payload, subject, digest, message_id, reply_to, route)
 
 
 def _message_id(body: Mapping[str, Any]) -> str:
@@ -141,6 +192,28 @@ def _reply_to(body: Mapping[str, Any]) -> str | None:
     if not isinstance(value, str) or not 0 < len(value) <= MAX_REPLY_TO:
         raise _Refused(f"reply_to must be a string of 1 to {MAX_REPLY_TO} characters")
     return value
+
+
+def _reply_route(reply_to: str | None, via: str, replies: frozenset[str]) -> str | None:
+    """`queue:NAME`, `stream:NAME`, `callback`, or a bare NAME meaning the way the message came."""
+    if reply_to is None:
+        return CALLBACK if CALLBACK in replies else None
+    kind, name = CALLBACK, ""
+    if reply_to != CALLBACK:
+        prefixed = reply_to.startswith((f"{QUEUE}:", f"{STREAM}:"))
+        kind, _, name = reply_to.partition(":") if prefixed else (via, "", reply_to)
+        if not _REPLY_NAME.match(name):
+            raise _Refused(REPLY_TO_RULE)
+    if kind not in replies:
+        why = " (no REPLY_CALLBACK_URL is set)" if kind == CALLBACK else ""
+        raise _Refused(f"reply_to {_short(reply_to)}: no replies are sent to a {kind}{why}")
+    return f"{kind}:{name}" if name else kind
+
+
+REPLY_TO_RULE = (
+    "reply_to must be callback, or a queue or stream name (letters, digits and ._:@/-, at most "
+    "200 characters), optionally prefixed queue: or stream:"
+)
 
 
 def _flow(body: Mapping[str, Any]) -> str:

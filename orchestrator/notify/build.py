@@ -28,7 +28,7 @@ def failure_report(
 ) -> FailureReport:
     """What the IT e-mail says about this saga: error, failing step and every record's fate."""
     lines = tuple(
-        _record_line(step_def.record, step_def.output, row, record_url)
+        record_line(step_def.record, step_def.output, row, record_url)
         for step_def, row in zip(flow.steps, saga.steps, strict=True)
         if step_def.record is not None
     )
@@ -45,7 +45,7 @@ def failure_report(
     )
 
 
-def _record_line(
+def record_line(
     label: str, output_type: type[Any], row: StepState, record_url: RecordUrl | None
 ) -> RecordLine:
     record_id = row.output.get("id") if isinstance(row.output, dict) else None

@@ -1,13 +1,12 @@
 """Deliver queued notifications: the outbox row is written with the state change that caused it,
-then sent here, and retried with backoff until the mail server takes it.
+then sent here by the deliverer of its kind, and retried with backoff until it is taken.
 
-The e-mail is rendered at delivery time from the saga's persisted state, and what was sent is kept
-on the row (subject, text) for operators.
+Each notice is rendered at delivery time from the saga's persisted state (orchestrator/notify/
+notices.py), and what was sent is kept on the row (recipient, subject, text) for operators.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import uuid
 from collections.abc import Mapping
@@ -17,12 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orchestrator.notify.build import RecordUrl, failure_report
-from orchestrator.notify.render import render_failure
-from orchestrator.notify.report import Mailer
-from orchestrator.saga.definition import Flow
+from orchestrator.notify.notices import Deliverer
 from orchestrator.saga.policy import RetryPolicy
 from orchestrator.saga.ports import Clock, utc_now
+from orchestrator.saga.state import SagaState
 from orchestrator.store.models import OutboxRow
 from orchestrator.store.sql_store import load_saga
 
@@ -36,17 +33,13 @@ class Outbox:
     def __init__(
         self,
         engine: AsyncEngine,
-        mailer: Mailer,
+        deliverers: Mapping[str, Deliverer],  # by outbox kind
         *,
-        recipient: str,
-        flows: Mapping[str, Flow[Any, Any]],
-        record_url: RecordUrl | None = None,
         clock: Clock = utc_now,
         retry: RetryPolicy = MAIL_RETRY,
         send_lease_s: float = 30.0,  # a sender that died mid-send is replaced after this
     ) -> None:
-        self._engine, self._mailer, self._recipient = engine, mailer, recipient
-        self._flows, self._record_url, self._clock, self._retry = flows, record_url, clock, retry
+        self._engine, self._deliverers, self._clock, self._retry = engine, deliverers, clock, retry
         self._send_lease = timedelta(seconds=send_lease_s)
 
     async def deliver_for(self, saga_id: uuid.UUID) -> int:
@@ -84,11 +77,11 @@ class Outbox:
         if row is None:
             return 0  # another sender has it
         try:
-            message = await self._render(row["saga_id"])
-            message = dataclasses.replace(
-                message, message_key=f"salesaga.{row['saga_id']}.{row_id}"
-            )
-            await self._mailer.send(message)
+            deliverer = self._deliverers.get(row["kind"])
+            if deliverer is None:
+                raise LookupError(f"no deliverer for notices of kind {row['kind']}")
+            saga = await self._saga(row["saga_id"])
+            sent = await deliverer.deliver(saga, f"salesaga.{row['saga_id']}.{row_id}")
         except Exception as exc:
             await self._failed(row_id, row["attempts"], exc)
             return 0
@@ -96,9 +89,9 @@ class Outbox:
             row_id,
             status="sent",
             sent_at=self._clock(),
-            recipient=message.to,
-            subject=message.subject,
-            body_text=message.text,
+            recipient=sent.recipient[:255],
+            subject=sent.subject,
+            body_text=sent.text,
             last_error=None,
         )
         return 1
@@ -115,17 +108,16 @@ class Outbox:
                     attempts=OUTBOX.c.attempts + 1,
                     next_attempt_at=now + self._send_lease,
                 )
-                .returning(OUTBOX.c.saga_id, OUTBOX.c.attempts)
+                .returning(OUTBOX.c.saga_id, OUTBOX.c.attempts, OUTBOX.c.kind)
             )
             return claimed.mappings().first()
 
-    async def _render(self, saga_id: uuid.UUID) -> Any:
+    async def _saga(self, saga_id: uuid.UUID) -> SagaState:
         async with self._engine.connect() as conn:
             saga = await load_saga(conn, saga_id)
         if saga is None:
             raise LookupError(f"saga {saga_id} is gone")
-        report = failure_report(saga, self._flows[saga.flow], self._record_url)
-        return render_failure(report, to=self._recipient)
+        return saga
 
     async def _failed(self, row_id: int, attempts: int, exc: Exception) -> None:
         delay = self._retry.delay(attempts)

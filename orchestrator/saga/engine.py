@@ -44,13 +44,12 @@ from orchestrator.saga.state import (
     UndoSpec,
     UndoStep,
     WaitUntil,
+    finish_notices,
     next_move,
     wake_at,
 )
 
 log = logging.getLogger(__name__)
-
-FAILURE_NOTICE = "sale_failed"  # outbox kind queued when a saga ends in any failure status
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +92,11 @@ class Engine:
         request_hash: str | None = None,
         subject: str | None = None,
         actor: str = "api",
+        message_id: str | None = None,
+        reply_to: str | None = None,
     ) -> SagaState:
-        """Persist a new pending saga. The caller then dispatches `advance` for it."""
+        """Persist a new pending saga. The caller then dispatches `advance` for it.
+        `reply_to`: a route the result is sent to when the saga ends (REPLY_NOTICE)."""
         flow = self._bound(flow_name).flow
         now = self.clock()
         deadline_s = flow.deadline_s if flow.deadline_s is not None else self.deadline_s
@@ -105,6 +107,8 @@ class Engine:
             idempotency_key=idempotency_key,
             request_hash=request_hash,
             subject=subject,
+            message_id=message_id,
+            reply_to=reply_to,
             created_at=now,
             updated_at=now,
             wake_at=now,
@@ -298,7 +302,7 @@ class Engine:
 
     async def _finish(self, saga: SagaState, status: SagaStatus) -> bool:
         saga.status, saga.finished_at = status, self.clock()
-        notify = () if status is SagaStatus.SUCCEEDED else (FAILURE_NOTICE,)
+        notify = finish_notices(saga, status)
         if not await self._commit(saga, None, Event(f"saga.{status.value}"), notify=notify):
             return False
         if self.on_finish is not None:

@@ -83,6 +83,8 @@ class SagaState:
     idempotency_key: str | None = None
     request_hash: str | None = None
     subject: str | None = None  # who the saga is for (contact id), for search
+    message_id: str | None = None  # the queue message that started it, if one did
+    reply_to: str | None = None  # where its result goes when it ends (a reply route), if anywhere
     created_at: datetime | None = None
     updated_at: datetime | None = None
     finished_at: datetime | None = None
@@ -212,6 +214,16 @@ def _busy(step: StepState, now: datetime) -> WaitUntil | None:
     if waiting and step.retry_at is not None and step.retry_at > now:
         return WaitUntil(step.retry_at, held=False)
     return None
+
+
+FAILURE_NOTICE = "sale_failed"  # outbox kind: the IT e-mail, when a saga ends in any failure
+REPLY_NOTICE = "saga_reply"  # outbox kind: the result message to the saga's reply_to
+
+
+def finish_notices(saga: SagaState, status: SagaStatus) -> tuple[str, ...]:
+    """The notifications queued, in the same transaction, when the saga ends in `status`."""
+    failure = () if status is SagaStatus.SUCCEEDED else (FAILURE_NOTICE,)
+    return failure + ((REPLY_NOTICE,) if saga.reply_to else ())
 
 
 def rollback_outcome(steps: list[StepState]) -> SagaStatus:

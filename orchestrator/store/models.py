@@ -69,6 +69,8 @@ class SagaRow(SQLModel, table=True):
     idempotency_key: str | None = Field(default=None, unique=True, max_length=255)
     request_hash: str | None = Field(default=None, max_length=64)
     subject: str | None = Field(default=None, index=True, max_length=255)
+    message_id: str | None = Field(default=None, max_length=255)  # the message that started it
+    reply_to: str | None = Field(default=None, max_length=300)  # its reply route, e.g. queue:x
     created_at: datetime = _time(nullable=False, index=True)
     updated_at: datetime = _time(nullable=False)
     finished_at: datetime | None = _time()

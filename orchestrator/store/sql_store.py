@@ -27,7 +27,8 @@ OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 
 _SAGA_FIELDS = (
     "flow", "status", "input", "version", "error", "failed_step", "idempotency_key",
-    "request_hash", "subject", "created_at", "updated_at", "finished_at", "wake_at", "deadline_at",
+    "request_hash", "subject", "message_id", "reply_to", "created_at", "updated_at",
+    "finished_at", "wake_at", "deadline_at",
 )  # fmt: skip
 _STEP_FIELDS = (
     "name", "status", "attempts", "undo_attempts", "output", "error", "error_code",

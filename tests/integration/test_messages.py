@@ -115,7 +115,7 @@ BAD_SALES = [
     ),
     (
         {**ORDER, "message_id": "m", "reply_to": 7},
-        "reply_to must be a string of 1 to 2048 characters",
+        "reply_to must be a string of 1 to 255 characters",
     ),
 ]
 

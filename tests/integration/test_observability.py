@@ -27,6 +27,7 @@ from orchestrator.flows import FLOWS
 from orchestrator.flows.zoho_sale import ZOHO_SALE, SaleRequest
 from orchestrator.logging import configure_logging
 from orchestrator.notify.mailer import SinkMailer
+from orchestrator.notify.notices import FailureMail
 from orchestrator.notify.outbox import Outbox
 from orchestrator.observability import ObservedStore, SagaMetrics, log_context, process_metrics
 from orchestrator.observability.exposition import MULTIPROC_ENV, render_metrics
@@ -35,6 +36,7 @@ from orchestrator.observability.metrics import endpoint_template
 from orchestrator.observability.readiness import check_ready
 from orchestrator.saga.engine import BoundFlow, Engine
 from orchestrator.saga.memory import FAST
+from orchestrator.saga.state import FAILURE_NOTICE
 from orchestrator.settings import Settings
 from orchestrator.store.db import create_schema, make_engine
 from orchestrator.store.queries import saga_detail
@@ -261,7 +263,7 @@ async def test_metrics_page_adds_table_gauges_read_at_scrape_time(own_db, tmp_pa
     engine = Engine(SqlSagaStore(db), {FLOW: BoundFlow(ZOHO_SALE, crm)}, retry=FAST)
     await run(engine, (await engine.start(FLOW, ORDER)).id)  # failed: one notice queued
     await engine.start(FLOW, ORDER)  # pending
-    outbox = Outbox(db, SinkMailer(tmp_path), recipient="it@example.com", flows=FLOWS)
+    outbox = mail_outbox(db, tmp_path)
 
     samples = scrape((await render_metrics(db, outbox, [FLOW])).decode())
     assert samples[("salesaga_outbox_backlog", ())] == 1 == await outbox.backlog()
@@ -279,12 +281,17 @@ async def test_metrics_page_without_a_database_still_serves_process_metrics(tmp_
     monkeypatch.delenv(MULTIPROC_ENV, raising=False)
     process_metrics().sagas_started.labels(FLOW)  # as build_deps does in the API
     dead = make_engine("postgresql://nobody@127.0.0.1:1/none")
-    outbox = Outbox(dead, SinkMailer(tmp_path), recipient="it@example.com", flows=FLOWS)
+    outbox = mail_outbox(dead, tmp_path)
     samples = scrape((await render_metrics(dead, outbox, [FLOW])).decode())
     await dead.dispose()
     assert samples[("salesaga_state_table_up", ())] == 0
     assert ("salesaga_outbox_backlog", ()) not in samples
     assert any(name == "salesaga_sagas_started_total" for name, _ in samples)
+
+
+def mail_outbox(db, tmp_path) -> Outbox:
+    mail = FailureMail(SinkMailer(tmp_path), "it@example.com", FLOWS)
+    return Outbox(db, {FAILURE_NOTICE: mail})
 
 
 WORKER_PROCESS = """
@@ -315,7 +322,7 @@ async def test_multiprocess_mode_adds_up_every_process(
     db = make_engine(sqlite_url)
     await create_schema(db)
     monkeypatch.setenv(MULTIPROC_ENV, str(shared))
-    outbox = Outbox(db, SinkMailer(tmp_path), recipient="it@example.com", flows=FLOWS)
+    outbox = mail_outbox(db, tmp_path)
 
     samples = scrape((await render_metrics(db, outbox, [FLOW])).decode())
     await db.dispose()
