@@ -1,4 +1,4 @@
-"""The `salesaga` command: serve | worker | dev | sagas list/show | messages dead-letters/replay.
+"""The `salesaga` command: serve | worker | consume | dev | recover | sagas … | messages ….
 
 An entry point: it reads settings and builds the app, the worker or a store for inspection.
 """
@@ -78,14 +78,33 @@ def dev(
     from orchestrator.logging import configure_logging
     from workers.celery_app import dispatch
     from workers.embedded import embedded_worker
+    from workers.streams import embedded_stream_consumer
 
     settings = _dev_settings(_with_port(get_settings(), port))
     configure_logging(settings)
-    with embedded_worker(settings, concurrency=settings.worker_concurrency):
+    with (
+        embedded_worker(settings, concurrency=settings.worker_concurrency),
+        embedded_stream_consumer(settings),
+    ):
         typer.echo(f"salesaga dev on http://127.0.0.1:{settings.port}  (keys: see README)")
         typer.echo(f"e-mails are written to {settings.mail_sink_dir}/")
         app = create_app(settings, dispatch)
         uvicorn.run(app, host="127.0.0.1", port=settings.port, log_config=None)
+
+
+@cli.command()
+def consume() -> None:
+    """Read plain JSON requests from the Redis Stream REQUESTS_STREAM (consumer group
+    STREAM_GROUP on STREAM_URL) and start their sagas; run one or more beside the workers."""
+    from orchestrator.logging import configure_logging
+    from workers.streams import consume_until_signalled
+
+    settings = get_settings()
+    configure_logging(settings)
+    if settings.stream_redis_url is None:
+        typer.echo("no stream Redis: set STREAM_URL (or a redis:// BROKER_URL)", err=True)
+        raise typer.Exit(2)
+    consume_until_signalled(settings)
 
 
 @cli.command()

@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     requests_stream: str = "salesaga:requests"
     stream_group: str = "salesaga"
     stream_claim_idle_s: float = 60.0  # an entry a dead consumer left pending is taken after this
+    stream_block_s: float = 2.0  # how long one read waits for new entries
     # Replies when a message-started saga ends: to its reply_to queue / stream, or POSTed to this
     # URL (signed: X-Salesaga-Signature: sha256=HMAC-SHA256(REPLY_SIGNING_SECRET, body)).
     reply_callback_url: str = ""
