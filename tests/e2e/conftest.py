@@ -1,6 +1,6 @@
 """The whole service in one test process, shaped like production: the HTTP API under uvicorn,
-a Celery worker on the real Redis broker, PostgreSQL, the Zoho sandbox over HTTP and a real SMTP
-server (aiosmtpd)."""
+a Celery worker on the real Redis broker, the Redis Stream consumer, PostgreSQL, the Zoho sandbox
+over HTTP and a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.smtp_server import SmtpServer, running_smtp
 from tests.zoho_sandbox import RunningSandbox, running_sandbox
 from workers.celery_app import dispatch
 from workers.embedded import embedded_worker
+from workers.streams import embedded_stream_consumer
 
 CLIENT_KEY = "client-key-e2e-7f3a"
 OPERATOR_KEY = "operator-key-e2e-91bc"
@@ -100,7 +101,8 @@ def e2e_settings(
 def service(pg_url, redis_url) -> Iterator[Service]:
     with running_sandbox() as sandbox, running_smtp() as smtp:
         settings = e2e_settings(pg_url, redis_url, sandbox, smtp)
-        with embedded_worker(settings, concurrency=4, sweeps=False):
+        with embedded_worker(settings, concurrency=4, sweeps=False), \
+                embedded_stream_consumer(settings):  # fmt: skip
             app = create_app(settings, dispatch)
             with serve_in_thread(app) as url:
                 api = httpx.Client(base_url=url, headers={"x-api-key": CLIENT_KEY}, timeout=30)

@@ -1,12 +1,15 @@
-"""Sales started by queue message, from a separate producer process that has only `celery`
-(tests/producer/produce.py) → the shared e2e service's embedded worker on Redis → PostgreSQL
-and the Zoho sandbox; a malformed message → a dead letter → `salesaga messages replay`."""
+"""Sales started by queue message, from separate producer processes that import nothing from
+salesaga: tests/producer/produce.py (only `celery`) and tests/producer/produce_stream.py (only
+`redis`, the Redis Stream) → the shared e2e service's embedded worker and stream consumer on
+Redis → PostgreSQL and the Zoho sandbox → a reply on the producer's queue / stream; a malformed
+message → a dead letter → `salesaga messages replay`."""
 
 from __future__ import annotations
 
 import ast
 import json
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -17,37 +20,130 @@ from tests.e2e.conftest import ORDER, Service
 from tests.processes import BIN, clean_env
 
 PRODUCER = Path(__file__).parents[1] / "producer" / "produce.py"
+STREAM_PRODUCER = PRODUCER.with_name("produce_stream.py")
 BROKER = REDIS_URL  # the broker of the shared e2e service (tests/e2e/conftest.py)
 ONE_SALE = {"Deals": 1, "Quotes": 1, "Sales_Orders": 1}
 
 
-def produce(task: str, body: dict, *, message_id: str | None, times: int = 1) -> list[dict]:
+def produce(
+    task: str, body: dict, *, message_id: str | None, times: int = 1, broker: str = BROKER,
+    backend: str | None = None, queue: str = "celery", reply_queue: str | None = None,
+) -> list[dict]:  # fmt: skip
     """Run the producer as its own process with the venv's python, isolated from this project."""
-    command = [BIN / "python", "-I", PRODUCER, "--broker", BROKER, "--task", task,
-               "--body", json.dumps(body), "--times", str(times)]  # fmt: skip
+    command = [BIN / "python", "-I", PRODUCER, "--broker", broker, "--task", task,
+               "--body", json.dumps(body), "--times", str(times), "--queue", queue]  # fmt: skip
     if message_id is not None:
         command += ["--message-id", message_id]
+    if backend is not None:
+        command += ["--backend", backend]
+    if reply_queue is not None:
+        command += ["--reply-queue", reply_queue]
+    return run_producer(command)
+
+
+def produce_on_stream(*args: str) -> list[dict]:
+    return run_producer([BIN / "python", "-I", STREAM_PRODUCER, "--redis", BROKER, *args])
+
+
+def run_producer(command: list) -> list[dict]:
     done = subprocess.run(list(map(str, command)), cwd=PRODUCER.parent, capture_output=True,
-                          text=True, timeout=60, env=clean_env())  # fmt: skip
+                          text=True, timeout=120, env=clean_env())  # fmt: skip
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def salesaga(svc: Service, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = clean_env(DATABASE_URL=svc.settings.database_url, BROKER_URL=BROKER,
-                    ZOHO_ACCOUNTS_URL=svc.sandbox.url, ZOHO_API_DOMAIN=svc.sandbox.url,
+    return salesaga_with(svc.settings.database_url, BROKER, svc.sandbox.url, *args, cwd=cwd)
+
+
+def salesaga_with(
+    database_url: str, broker: str, sandbox_url: str, *args: str, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    env = clean_env(DATABASE_URL=database_url, BROKER_URL=broker,
+                    ZOHO_ACCOUNTS_URL=sandbox_url, ZOHO_API_DOMAIN=sandbox_url,
                     MAIL_BACKEND="sink", LOG_JSON="false")  # fmt: skip
     return subprocess.run([str(BIN / "salesaga"), "messages", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=60)  # fmt: skip
 
 
-def test_the_producer_needs_nothing_but_celery():
-    tree = ast.parse(PRODUCER.read_text())
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.Import) for alias in node.names}  # fmt: skip
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module}  # fmt: skip
-    assert imported == {"__future__", "argparse", "json", "sys", "celery"}
+    return imported
+
+
+def test_the_producers_need_nothing_but_celery_or_redis():
+    assert imports_of(PRODUCER) == {"__future__", "argparse", "json", "sys", "celery"}
+    assert imports_of(STREAM_PRODUCER) == {"__future__", "argparse", "json", "sys", "redis"}
+
+
+def records_of(svc: Service) -> set[str]:
+    return {r["id"] for module in ("Deals", "Quotes", "Sales_Orders") for r in svc.live(module)}
+
+
+def test_a_celery_message_with_reply_to_gets_the_result_on_that_queue(svc):
+    message_id = f"order-{uuid.uuid4()}"
+    reply_queue = f"replies-{uuid.uuid4().hex[:8]}"
+    [result, answer] = produce("salesaga.create_sales", ORDER, message_id=message_id,
+                               reply_queue=reply_queue)  # fmt: skip
+    reply = answer["reply"]
+
+    assert result["status"] == "accepted"
+    assert (reply["sagaId"], reply["messageId"], reply["status"]) == (
+        result["sagaId"], message_id, "succeeded")  # fmt: skip
+    assert {r["id"] for r in reply["records"]} == records_of(svc)
+    assert svc.left_in_crm() == ONE_SALE
+
+
+def test_a_stream_entry_starts_the_sale_and_the_reply_comes_on_the_reply_stream(svc):
+    message_id = f"order-{uuid.uuid4()}"
+    replies = f"replies:{uuid.uuid4().hex[:8]}"
+    message = json.dumps({**ORDER, "message_id": message_id, "reply_to": replies})
+
+    lines = produce_on_stream("--message", message, "--times", "2", "--replies", replies)
+
+    entries, [answer] = lines[:2], lines[2:]
+    reply = answer["reply"]
+    assert all("entry" in line for line in entries)
+    assert (reply["messageId"], reply["status"]) == (message_id, "succeeded")
+    assert svc.saga(reply["sagaId"])["status"] == "succeeded"
+    assert svc.left_in_crm() == ONE_SALE  # the entry added twice made one sale
+    assert {r["id"] for r in reply["records"]} == records_of(svc)
+
+
+def test_a_malformed_stream_entry_is_a_dead_letter_replayed_after_a_fix(svc, tmp_path):
+    message_id = f"order-{uuid.uuid4()}"
+    bad = {**ORDER, "products": "all of them", "message_id": message_id}
+    produce_on_stream("--task", "salesaga.create_sales", "--message", json.dumps(bad))
+
+    letter = wait_for_dead_letter(svc, message_id, tmp_path)
+    assert letter["source"] == "redis:salesaga:requests"
+    assert letter["reason"] == "products must be an array"
+    fields = json.loads(letter["payload"])
+    assert json.loads(fields["message"]) == bad
+    fixed = tmp_path / "fixed.json"
+    fixed.write_text(json.dumps({**fields, "message": json.dumps({**bad, **ORDER})}))
+    replayed = salesaga(svc, "replay", str(letter["id"]), "--payload-file", str(fixed), "--json",
+                        cwd=tmp_path)  # fmt: skip
+    assert replayed.returncode == 0, replayed.stderr
+    saga_id = json.loads(replayed.stdout)["sagaId"]
+    assert svc.wait_for_status(saga_id, "succeeded")["status"] == "succeeded"
+    assert svc.left_in_crm() == ONE_SALE
+
+
+def wait_for_dead_letter(svc: Service, message_id: str, cwd: Path, timeout_s: float = 20) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        listed = salesaga(svc, "dead-letters", "--json", cwd=cwd)
+        assert listed.returncode == 0, listed.stderr
+        found = [item for item in json.loads(listed.stdout) if item["messageId"] == message_id]
+        if found or time.monotonic() > deadline:
+            assert found, f"no dead letter for {message_id}"
+            return found[0]
+        time.sleep(0.2)
 
 
 @pytest.mark.parametrize(

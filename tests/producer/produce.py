@@ -7,7 +7,8 @@ and the broker URL, and imports nothing from salesaga (tests/e2e/test_message_pr
 
 Prints one JSON line per message sent: the start task's result, e.g.
 {"sagaId": "…", "status": "accepted"}, or {"status": "dead_letter", "deadLetterId": 3,
-"reason": "…"}.
+"reason": "…"}. With --reply-queue NAME the messages ask for replies on that queue, and one
+line {"reply": {…}} follows per saga started, as the service sends it when the saga ends.
 """
 
 from __future__ import annotations
@@ -29,16 +30,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--message-id", help="added to the body as message_id")
     parser.add_argument("--times", type=int, default=1, help="send the same message this often")
     parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--reply-queue", help="ask for replies on this queue and wait for them")
+    parser.add_argument("--reply-timeout", type=float, default=60.0)
     args = parser.parse_args(argv)
 
     app = Celery("producer", broker=args.broker, backend=args.backend or args.broker)
     kwargs = json.loads(args.body)
     if args.message_id is not None:
         kwargs["message_id"] = args.message_id
+    if args.reply_queue:
+        kwargs["reply_to"] = args.reply_queue
     sent = [app.send_task(args.task, kwargs=kwargs, queue=args.queue) for _ in range(args.times)]
-    for result in sent:
-        sys.stdout.write(json.dumps(result.get(timeout=args.timeout)) + "\n")
+    results = [result.get(timeout=args.timeout) for result in sent]
+    for result in results:
+        sys.stdout.write(json.dumps(result) + "\n")
+    if args.reply_queue:
+        sagas = {r["sagaId"] for r in results if "sagaId" in r}
+        for reply in replies(app, args.reply_queue, len(sagas), args.reply_timeout):
+            sys.stdout.write(json.dumps({"reply": reply}) + "\n")
     return 0
+
+
+def replies(app: Celery, queue: str, count: int, timeout: float) -> list[dict]:
+    """Read `count` replies from the reply queue on the same broker (kombu comes with celery)."""
+    got = []
+    with app.connection_for_read() as conn, conn.SimpleQueue(queue) as incoming:
+        for _ in range(count):
+            message = incoming.get(timeout=timeout)
+            got.append(message.payload)
+            message.ack()
+    return got
 
 
 if __name__ == "__main__":
