@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from orchestrator import __version__
 from orchestrator.api.deps import ApiContext
 from orchestrator.api.errors import install_error_handlers
-from orchestrator.api.routes import health, plg, sagas
+from orchestrator.api.routes import dead_letters, health, plg, sagas
 from orchestrator.bootstrap import Deps, Dispatcher, build_deps
 from orchestrator.console import router as console_router
 from orchestrator.observability.http import RequestContextMiddleware
@@ -39,6 +39,7 @@ def create_app(settings: Settings, dispatch: Dispatcher, *, deps: Deps | None = 
     install_error_handlers(app)
     app.include_router(plg.router)
     app.include_router(sagas.router)
+    app.include_router(dead_letters.router)
     app.include_router(health.router)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(console_router)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orchestrator.notify.outbox import Outbox
 from orchestrator.saga.state import SagaStatus
+from orchestrator.store.models import DeadLetterRow
 from orchestrator.store.sql_store import SAGA
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ async def table_gauges(db: AsyncEngine, outbox: Outbox, flows: Iterable[str]) ->
     try:
         backlog = await outbox.backlog()
         counts = await saga_counts(db)
+        waiting = await dead_letters_waiting(db)
     except (SQLAlchemyError, OSError) as exc:
         log.warning("metrics: state table unreadable", extra={"error": type(exc).__name__})
         up.add_metric([], 0)
@@ -73,7 +75,11 @@ async def table_gauges(db: AsyncEngine, outbox: Outbox, flows: Iterable[str]) ->
     for flow in sorted({*flows, *(flow for flow, _ in counts)}):
         for status in SagaStatus:
             sagas.add_metric([flow, status.value], counts.get((flow, status.value), 0))
-    return up, outbox_gauge, sagas
+    letters = GaugeMetricFamily(
+        "salesaga_dead_letters_waiting", "Dead letters not replayed yet (status new)."
+    )
+    letters.add_metric([], waiting)
+    return up, outbox_gauge, sagas, letters
 
 
 async def saga_counts(db: AsyncEngine) -> dict[tuple[str, str], int]:
@@ -83,3 +89,10 @@ async def saga_counts(db: AsyncEngine) -> dict[tuple[str, str], int]:
     async with db.connect() as conn:
         rows = (await conn.execute(query)).all()
     return {(str(flow), str(status)): int(n) for flow, status, n in rows}
+
+
+async def dead_letters_waiting(db: AsyncEngine) -> int:
+    table = DeadLetterRow.__table__  # type: ignore[attr-defined]
+    query = sa.select(sa.func.count()).select_from(table).where(table.c.status == "new")
+    async with db.connect() as conn:
+        return int(await conn.scalar(query) or 0)

@@ -151,6 +151,8 @@ def saga_json(detail: SagaDetail) -> dict[str, Any]:
         "error": saga.error,
         "failedStep": saga.failed_step,
         "contactId": saga.subject,
+        "messageId": saga.message_id,
+        "replyTo": saga.reply_to,
         "createdAt": _iso(saga.created_at),
         "updatedAt": _iso(saga.updated_at),
         "finishedAt": _iso(saga.finished_at),
