@@ -36,6 +36,7 @@ def serve(
     from orchestrator.logging import configure_logging
     from workers.celery_app import dispatch
     from workers.embedded import embedded_worker
+    from workers.streams import embedded_stream_consumer
 
     settings = _with_port(get_settings(), port)
     configure_logging(settings)
@@ -43,8 +44,12 @@ def serve(
     if not settings.broker_url.startswith("memory://"):
         uvicorn.run(app, host="0.0.0.0", port=settings.port, log_config=None)
         return
-    # The in-process broker reaches no other process: the workers must live in this one.
-    with embedded_worker(settings, concurrency=settings.worker_concurrency):
+    # The in-process broker reaches no other process: the workers (and the stream consumer, if
+    # STREAM_URL is set) must live in this one.
+    with (
+        embedded_worker(settings, concurrency=settings.worker_concurrency),
+        embedded_stream_consumer(settings),
+    ):
         uvicorn.run(app, host="0.0.0.0", port=settings.port, log_config=None)
 
 
