@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -201,3 +202,52 @@ def test_a_malformed_message_is_a_dead_letter_replayed_after_a_fix(svc, tmp_path
     assert svc.left_in_crm() == ONE_SALE
     shown = json.loads(salesaga(svc, "show", letter_id, "--json", cwd=tmp_path).stdout)
     assert (shown["status"], shown["replaySagaId"]) == ("replayed", started["sagaId"])
+
+
+DOC = Path(__file__).parents[2] / "docs" / "messaging.md"
+DOC_REDIS = "redis://redis.internal:6379/0"
+
+
+def doc_block(language: str, containing: str) -> str:
+    blocks = re.findall(rf"```{language}\n(.*?)```", DOC.read_text(), flags=re.S)
+    [block] = [block for block in blocks if containing in block]
+    return block
+
+
+def test_the_documented_redis_cli_example_makes_a_sale_and_reads_the_reply(svc):
+    message_id = f"erp-order-{uuid.uuid4()}"
+    script = (doc_block("sh", "redis-cli -u").replace(DOC_REDIS, BROKER)
+              .replace("erp-order-2026-0002", message_id)
+              .replace("erp:sale-results", f"erp:{message_id}"))  # fmt: skip
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True,
+                          text=True, timeout=90)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    reply = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("{")))
+    assert (reply["messageId"], reply["status"]) == (message_id, "succeeded")
+    assert svc.left_in_crm() == ONE_SALE
+
+
+def test_the_documented_redis_py_example_makes_a_sale_and_reads_the_reply(svc, tmp_path):
+    message_id = f"erp-order-{uuid.uuid4()}"
+    code = (doc_block("python", "r.xadd(") .replace(DOC_REDIS, BROKER)
+            .replace("erp-order-2026-0003", message_id)
+            .replace("erp:sale-results", f"erp:{message_id}"))  # fmt: skip
+    script = tmp_path / "example.py"
+    script.write_text(code + "\nprint(json.dumps(reply))\n")
+    [answer] = run_producer([BIN / "python", "-I", script])
+    assert (answer["messageId"], answer["status"]) == (message_id, "succeeded")
+    assert svc.left_in_crm() == ONE_SALE
+
+
+def test_the_documented_celery_example_makes_a_sale_and_reads_the_reply(svc, tmp_path):
+    message_id = f"erp-order-{uuid.uuid4()}"
+    code = (doc_block("python", "producer.send_task(").replace(DOC_REDIS, BROKER)
+            .replace("erp-order-2026-0001", message_id)
+            .replace("erp.sale-results", f"erp.{message_id}"))  # fmt: skip
+    script = tmp_path / "example.py"
+    script.write_text(code + "\nimport json\nprint(json.dumps([answer, reply]))\n")
+    [[answer, reply]] = run_producer([BIN / "python", "-I", script])
+    assert answer["status"] == "accepted"
+    assert (reply["sagaId"], reply["messageId"], reply["status"]) == (
+        answer["sagaId"], message_id, "succeeded")  # fmt: skip
+    assert svc.left_in_crm() == ONE_SALE
