@@ -1,8 +1,12 @@
 """The operator web console: server-rendered pages to inspect sagas and retry, roll back or
-resolve them (templates in templates/console/). `router` is included by orchestrator.api.app."""
+resolve them, and to replay dead letters (templates in templates/console/). `router` is
+included by orchestrator.api.app."""
 
 from __future__ import annotations
 
+from orchestrator.console.dead_letters import router as dead_letters_router
 from orchestrator.console.routes import router
+
+router.include_router(dead_letters_router)
 
 __all__ = ["router"]

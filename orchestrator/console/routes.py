@@ -248,10 +248,4 @@ def _page(
     context: Mapping[str, object],
     status: int = 200,
 ) -> Response:
-    """A signed-in page: shows (and drops) the flash message left by the last action."""
-    flash = web.take_flash(request, session_secret(ctx.deps.settings))
-    response = web.render(
-        request, name, {**context, "session": session, "flash": flash}, status=status
-    )
-    web.drop_flash(response, request)
-    return response
+    return web.signed_in_page(request, ctx, session, name, context, status=status)

@@ -59,6 +59,22 @@ def render(
     )
 
 
+def signed_in_page(
+    request: Request,
+    ctx: ApiContext,
+    session: Session,
+    name: str,
+    context: Mapping[str, object],
+    *,
+    status: int = 200,
+) -> Response:
+    """A signed-in page: shows (and drops) the flash message left by the last action."""
+    flash = take_flash(request, session_secret(ctx.deps.settings))
+    response = render(request, name, {**context, "session": session, "flash": flash}, status=status)
+    drop_flash(response, request)
+    return response
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 

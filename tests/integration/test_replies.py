@@ -9,7 +9,9 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -94,6 +96,17 @@ async def test_the_callback_gets_a_signed_reply_retried_until_taken(rig, receive
     assert (reply["sagaId"], reply["status"], reply["succeeded"]) == (
         str(saga_id), "succeeded", True)  # fmt: skip
     assert SECRET not in caplog.text
+    assert documented_check()(body, headers["x-salesaga-signature"], SECRET.encode())
+    assert not documented_check()(body + b" ", headers["x-salesaga-signature"], SECRET.encode())
+
+
+def documented_check():
+    """The receiver's signature check as docs/messaging.md shows it."""
+    doc = (Path(__file__).parents[2] / "docs" / "messaging.md").read_text()
+    [code] = [b for b in re.findall(r"```python\n(.*?)```", doc, flags=re.S) if "def genuine" in b]
+    scope: dict = {}
+    exec(code, scope)
+    return scope["genuine"]
 
 
 async def test_a_rolled_back_sale_replies_with_the_error_and_each_records_fate(rig, receiver):
