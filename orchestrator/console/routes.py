@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -111,7 +110,7 @@ async def saga_list(request: Request, ctx: ContextDep) -> Response:
         return web.to_login(request)
     chosen = {name: request.query_params.get(name, "").strip() for name in FILTER_FIELDS}
     context = await _list_context(ctx, chosen, request.query_params.get("cursor"))
-    return _page(request, ctx, session, "list.html", context)
+    return web.signed_in_page(request, ctx, session, "list.html", context)
 
 
 async def _list_context(
@@ -182,14 +181,14 @@ async def saga_page(saga_id: str, request: Request, ctx: ContextDep) -> Response
     detail = await saga_detail(ctx.deps.db, key) if key is not None else None
     if detail is None:
         missing = {"heading": "Not found", "message": f"There is no saga {saga_id}."}
-        return _page(request, ctx, session, "missing.html", missing, status=404)
+        return web.signed_in_page(request, ctx, session, "missing.html", missing, status=404)
     saga = views.saga_view(detail, ctx.deps.crm.record_url)
     context: dict[str, object] = {
         "saga": saga,
         "refresh": not saga.terminal,
         "title": f"saga {saga.id[:8]}",
     }
-    return _page(request, ctx, session, "saga.html", context)
+    return web.signed_in_page(request, ctx, session, "saga.html", context)
 
 
 @router.post("/sagas/{saga_id}/{action}")
@@ -206,11 +205,11 @@ async def saga_action(saga_id: str, action: str, request: Request, ctx: ContextD
             "message": "This form has expired or did not come from the console: "
             "reload the page and try again.",
         }
-        return _page(request, ctx, session, "missing.html", context, status=403)
+        return web.signed_in_page(request, ctx, session, "missing.html", context, status=403)
     key = _uuid(saga_id)
     if key is None or action not in Action.__members__.values():
         missing = {"heading": "Not found", "message": "No such saga or action."}
-        return _page(request, ctx, session, "missing.html", missing, status=404)
+        return web.signed_in_page(request, ctx, session, "missing.html", missing, status=404)
     kind, text = await _act(ctx, key, Action(action), session, fields.get("comment"))
     response = RedirectResponse(f"{web.PREFIX}/sagas/{key}", status_code=303)
     web.set_flash(response, request, kind, text, session_secret(ctx.deps.settings))
@@ -238,14 +237,3 @@ def _uuid(value: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         return None
-
-
-def _page(
-    request: Request,
-    ctx: ApiContext,
-    session: Session,
-    name: str,
-    context: Mapping[str, object],
-    status: int = 200,
-) -> Response:
-    return web.signed_in_page(request, ctx, session, name, context, status=status)

@@ -227,26 +227,28 @@ def test_the_documented_redis_cli_example_makes_a_sale_and_reads_the_reply(svc):
     assert svc.left_in_crm() == ONE_SALE
 
 
-def test_the_documented_redis_py_example_makes_a_sale_and_reads_the_reply(svc, tmp_path):
+def run_documented_python(containing: str, doc_id: str, reply_to: str, tmp_path) -> tuple:
+    """Run the docs' Python example with this service's Redis and a new message id; returns
+    (the message id, what the example's `answer` and `reply` hold)."""
     message_id = f"erp-order-{uuid.uuid4()}"
-    code = (doc_block("python", "r.xadd(") .replace(DOC_REDIS, BROKER)
-            .replace("erp-order-2026-0003", message_id)
-            .replace("erp:sale-results", f"erp:{message_id}"))  # fmt: skip
+    code = (doc_block("python", containing).replace(DOC_REDIS, BROKER).replace(doc_id, message_id)
+            .replace(reply_to, f"{reply_to}-{message_id}"))  # fmt: skip
     script = tmp_path / "example.py"
-    script.write_text(code + "\nprint(json.dumps(reply))\n")
-    [answer] = run_producer([BIN / "python", "-I", script])
-    assert (answer["messageId"], answer["status"]) == (message_id, "succeeded")
+    script.write_text(code + "\nimport json\nprint(json.dumps([globals().get('answer'), reply]))\n")
+    [[answer, reply]] = run_producer([BIN / "python", "-I", script])
+    return message_id, answer, reply
+
+
+def test_the_documented_redis_py_example_makes_a_sale_and_reads_the_reply(svc, tmp_path):
+    message_id, _, reply = run_documented_python("r.xadd(", "erp-order-2026-0003",
+                                                 "erp:sale-results", tmp_path)  # fmt: skip
+    assert (reply["messageId"], reply["status"]) == (message_id, "succeeded")
     assert svc.left_in_crm() == ONE_SALE
 
 
 def test_the_documented_celery_example_makes_a_sale_and_reads_the_reply(svc, tmp_path):
-    message_id = f"erp-order-{uuid.uuid4()}"
-    code = (doc_block("python", "producer.send_task(").replace(DOC_REDIS, BROKER)
-            .replace("erp-order-2026-0001", message_id)
-            .replace("erp.sale-results", f"erp.{message_id}"))  # fmt: skip
-    script = tmp_path / "example.py"
-    script.write_text(code + "\nimport json\nprint(json.dumps([answer, reply]))\n")
-    [[answer, reply]] = run_producer([BIN / "python", "-I", script])
+    message_id, answer, reply = run_documented_python("producer.send_task(", "erp-order-2026-0001",
+                                                      "erp.sale-results", tmp_path)  # fmt: skip
     assert answer["status"] == "accepted"
     assert (reply["sagaId"], reply["messageId"], reply["status"]) == (
         answer["sagaId"], message_id, "succeeded")  # fmt: skip

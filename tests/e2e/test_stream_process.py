@@ -43,15 +43,7 @@ def test_the_consume_command_takes_entries_written_before_it_started(tmp_path):
                      for command in (["worker", "--concurrency", "2", "--no-beat"],
                                      ["consume"])]  # fmt: skip
             try:
-                got: dict[str, dict] = {}
-                last = "0"
-                while len(got) < 3:
-                    answer = client.xread({"erp:results": last}, count=10, block=60_000)
-                    assert answer, (tmp_path / "processes.log").read_text()[-3000:]
-                    for entry_id, fields in answer[0][1]:
-                        last = entry_id
-                        reply = json.loads(fields[b"reply"])
-                        got[reply["messageId"]] = reply
+                got = read_replies(client, "erp:results", 3, tmp_path / "processes.log")
                 consumer = procs[1]
                 consumer.send_signal(signal.SIGTERM)
                 assert consumer.wait(timeout=20) == 0
@@ -59,9 +51,7 @@ def test_the_consume_command_takes_entries_written_before_it_started(tmp_path):
                 stop(procs)
         assert sorted(got) == sorted(ids)
         assert {reply["status"] for reply in got.values()} == {"succeeded"}
-        live = {module: len([r for r in sandbox.state.records(module) if "seed" not in r["_meta"]])
-                for module in ONE_SALE}  # fmt: skip
-        assert live == dict.fromkeys(ONE_SALE, 3)
+        assert sales_in(sandbox) == dict.fromkeys(ONE_SALE, 3)
         pending = client.xpending("salesaga:requests", "salesaga")["pending"]
         assert pending == 0
     client.close()
@@ -114,9 +104,7 @@ def test_entries_a_killed_consumer_left_pending_are_claimed_by_another_and_sold_
             stop(procs)
         assert sorted(got) == sorted(ids)
         assert {reply["status"] for reply in got.values()} == {"succeeded"}
-        live = {module: len([r for r in sandbox.state.records(module) if "seed" not in r["_meta"]])
-                for module in ONE_SALE}  # fmt: skip
-        assert live == dict.fromkeys(ONE_SALE, 2)
+        assert sales_in(sandbox) == dict.fromkeys(ONE_SALE, 2)
         assert client.xpending("salesaga:requests", "salesaga")["pending"] == 0
     client.close()
 
@@ -132,3 +120,8 @@ def read_replies(client, stream: str, count: int, log) -> dict[str, dict]:
             reply = json.loads(fields[b"reply"])
             got[reply["messageId"]] = reply
     return got
+
+
+def sales_in(sandbox) -> dict[str, int]:
+    return {module: len([r for r in sandbox.state.records(module) if "seed" not in r["_meta"]])
+            for module in ONE_SALE}  # fmt: skip
