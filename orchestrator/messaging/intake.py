@@ -74,8 +74,11 @@ async def accept(deps: Deps, message: Message) -> Started | DeadLettered:
     if isinstance(checked, StartRequest):
         started = await start(deps, checked, actor=message.source)
         if isinstance(started, Started):
+            outcome = "duplicate" if started.duplicate else "accepted"
+            messages_counter().labels(message.source, outcome).inc()
             return started
         checked = started
+    messages_counter().labels(message.source, "dead_letter").inc()
     return await dead_letter(deps, message, checked.reason)
 
 
@@ -163,4 +166,13 @@ def dead_letters_counter() -> Counter:
     return Counter(
         "salesaga_dead_letters", "Messages that started no saga and were kept as dead letters.",
         ["source"],
+    )  # fmt: skip
+
+
+@functools.cache
+def messages_counter() -> Counter:
+    """Every message taken in, by source and outcome (accepted, duplicate, dead_letter)."""
+    return Counter(
+        "salesaga_messages", "Queue messages taken in, by source and outcome.",
+        ["source", "outcome"],
     )  # fmt: skip

@@ -14,6 +14,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 from kombu import Connection
+from prometheus_client import REGISTRY
 
 from orchestrator.bootstrap import build_deps
 from orchestrator.messaging.intake import replay
@@ -103,10 +104,18 @@ async def test_the_same_message_twice_starts_one_saga(rig):
     message = order()
     await rig.add(message)
     await rig.add(message)
+    before = {outcome: counted(outcome) for outcome in ("accepted", "duplicate")}
     await rig.consumer().poll_once()
 
     assert len(set(rig.dispatched)) == 1
     assert await rig.pending() == 0
+    assert {outcome: counted(outcome) - before[outcome] for outcome in before} == {
+        "accepted": 1, "duplicate": 1}  # fmt: skip
+
+
+def counted(outcome: str) -> float:
+    labels = {"source": f"redis:{STREAM}", "outcome": outcome}
+    return REGISTRY.get_sample_value("salesaga_messages_total", labels) or 0.0
 
 
 @pytest.mark.parametrize(
