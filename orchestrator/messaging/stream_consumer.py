@@ -71,11 +71,18 @@ class StreamConsumer:
                 await self.poll_once()
                 self._failures = 0
             except (RedisConnectionError, RedisTimeoutError, OSError, StoreUnavailable) as exc:
-                self._failures += 1
-                delay = BACKOFF.delay(self._failures)
-                log.warning("stream consumer waits %.1f s: %s", delay, type(exc).__name__)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
+                await self._back_off(stop, type(exc).__name__)
+            except Exception as exc:  # a long-running consumer outlives a bug: log, wait, go on
+                log.exception("stream consumer round failed")
+                await self._back_off(stop, type(exc).__name__)
+
+    async def _back_off(self, stop: asyncio.Event, why: str) -> None:
+        self._failures += 1
+        self._own_pending = True  # what we hold unfinished is read again after the wait
+        delay = BACKOFF.delay(self._failures)
+        log.warning("stream consumer waits %.1f s: %s", delay, why)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
 
     async def ensure_group(self) -> None:
         """Create the group (and the stream) if missing, from the stream's first entry: what was
@@ -105,7 +112,7 @@ class StreamConsumer:
         entries: list[Entry] = []
         if self._own_pending:
             entries = await self._read("0")
-            self._own_pending = False
+            self._own_pending = len(entries) == self._config.batch  # more may be waiting
         entries += await self._claim_stale()
         if not entries:
             entries = await self._read(">", block_ms=int(self._config.block_s * 1000))
