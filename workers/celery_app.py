@@ -80,6 +80,22 @@ def configure(settings: Settings) -> None:
     app.conf.broker_url = settings.broker_url
     app.conf.result_backend = settings.result_backend
     app.conf.task_default_queue = settings.celery_queue
+    _forget_connections()
+
+
+def _forget_connections() -> None:
+    """Drop the broker pool, producer pool and result backend the app built for earlier
+    settings, so that the next use connects to the new ones. Celery has no public call for
+    re-pointing a used app; these are the caches its own after-fork hook clears (plus the
+    backend, cached per app or per thread)."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+    app._backend_cache = None
+    app._local = threading.local()
 
 
 class Runtime:
