@@ -7,7 +7,6 @@ POST /console/dead-letters/{id}/replay     CSRF token required; `payload`: the (
 
 from __future__ import annotations
 
-import json
 import logging
 
 from fastapi import APIRouter, Request
@@ -17,7 +16,12 @@ from orchestrator.api.deps import ContextDep
 from orchestrator.console import views, web
 from orchestrator.console.session import csrf_ok, session_secret
 from orchestrator.messaging.intake import ReplayRefused, replay
-from orchestrator.messaging.store import DeadLetterStatus, list_dead_letters, load_dead_letter
+from orchestrator.messaging.store import (
+    DeadLetterStatus,
+    list_dead_letters,
+    load_dead_letter,
+    pretty_payload,
+)
 
 log = logging.getLogger("orchestrator.console")
 router = APIRouter(include_in_schema=False)  # included under /console by routes.router
@@ -32,7 +36,7 @@ async def dead_letters_page(request: Request, ctx: ContextDep) -> Response:
     chosen = request.query_params.get("status") or ""
     status = DeadLetterStatus(chosen) if chosen in DeadLetterStatus.__members__.values() else None
     letters = await list_dead_letters(ctx.deps.db, status=status, limit=100)
-    items = [{**letter.to_json(), "pretty": _pretty(letter.payload),
+    items = [{**letter.to_json(), "pretty": pretty_payload(letter.payload),
               "received": views.when(letter.received_at)} for letter in letters]  # fmt: skip
     context = {"letters": items, "chosen": status.value if status else "",
                "title": "dead letters"}  # fmt: skip
@@ -55,7 +59,7 @@ async def replay_from_console(dead_letter_id: int, request: Request, ctx: Contex
         return response
     letter = await load_dead_letter(ctx.deps.db, dead_letter_id)
     edited = (fields.get("payload") or "").strip()
-    unchanged = letter is not None and edited in ("", _pretty(letter.payload).strip())
+    unchanged = letter is not None and edited in ("", pretty_payload(letter.payload).strip())
     try:
         started = await replay(ctx.deps, dead_letter_id, actor=session.actor,
                                fixed_payload=None if unchanged else edited)  # fmt: skip
@@ -71,10 +75,3 @@ async def replay_from_console(dead_letter_id: int, request: Request, ctx: Contex
     web.set_flash(response, request, "ok", f"Dead letter {dead_letter_id} replayed: this saga.",
                   secret)  # fmt: skip
     return response
-
-
-def _pretty(payload: str) -> str:
-    try:
-        return json.dumps(json.loads(payload), indent=2, ensure_ascii=False)
-    except ValueError:
-        return payload

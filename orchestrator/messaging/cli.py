@@ -58,7 +58,9 @@ def show(dead_letter_id: int, as_json: JsonFlag = False) -> None:
         return
     for key in ("id", "receivedAt", "source", "messageId", "reason", "status", "replaySagaId"):
         typer.echo(f"{key}: {letter[key]}")
-    typer.echo(f"payload:\n{_pretty(letter['payload'])}")
+    from orchestrator.messaging.store import pretty_payload
+
+    typer.echo(f"payload:\n{pretty_payload(letter['payload'])}")
 
 
 @messages_cli.command("replay")
@@ -128,10 +130,3 @@ async def _replayed(settings: Settings, dead_letter_id: int, fixed: str | None) 
     finally:
         await deps.aclose()
     return {"deadLetterId": dead_letter_id, **started.body()}
-
-
-def _pretty(payload: str) -> str:
-    try:
-        return json.dumps(json.loads(payload), indent=2, ensure_ascii=False)
-    except ValueError:
-        return payload  # kept as its repr: it was not JSON

@@ -17,10 +17,7 @@ from prometheus_client import Counter
 
 from orchestrator.bootstrap import Deps
 from orchestrator.messaging.contract import (
-    CALLBACK,
-    QUEUE,
     REUSED,
-    STREAM,
     Invalid,
     Message,
     StartRequest,
@@ -35,7 +32,6 @@ from orchestrator.messaging.store import (
     record_dead_letter,
 )
 from orchestrator.saga.ports import DuplicateIdempotencyKey, utc_now
-from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +66,7 @@ class ReplayRefused(Exception):
 
 async def accept(deps: Deps, message: Message) -> Started | DeadLettered:
     """Start the message's saga, or find the one its message id started; else dead-letter it."""
-    checked = validate(message, reply_kinds(deps.settings))
+    checked = validate(message, deps.replies.kinds)
     if isinstance(checked, StartRequest):
         started = await start(deps, checked, actor=message.source)
         if isinstance(started, Started):
@@ -130,7 +126,7 @@ async def replay(
         raise ReplayRefused(f"dead letter {dead_letter_id} was replayed already: "
                             f"saga {letter.replay_saga_id}")  # fmt: skip
     payload = _json(fixed_payload if fixed_payload is not None else letter.payload)
-    checked = validate(Message.from_payload(letter.source, payload), reply_kinds(deps.settings))
+    checked = validate(Message.from_payload(letter.source, payload), deps.replies.kinds)
     if isinstance(checked, StartRequest):
         started = await start(deps, checked, actor=actor, detail={"deadLetterId": letter.id})
         if isinstance(started, Started):
@@ -138,17 +134,6 @@ async def replay(
             return started
         checked = started
     raise ReplayRefused(f"still invalid: {checked.reason}")
-
-
-def reply_kinds(settings: Settings) -> frozenset[str]:
-    """The reply routes this service can send to: the broker's queues always, a Redis stream
-    when there is a stream Redis, the callback URL when one is set."""
-    kinds = {QUEUE}
-    if settings.stream_redis_url:
-        kinds.add(STREAM)
-    if settings.reply_callback_url:
-        kinds.add(CALLBACK)
-    return frozenset(kinds)
 
 
 def _json(text: str) -> object:

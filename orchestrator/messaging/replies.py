@@ -64,6 +64,11 @@ class Replies:
     ) -> None:
         self._transports, self._flows, self._record_url = transports, flows, record_url
 
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The reply routes this service can send to (a message asking for another is refused)."""
+        return frozenset(self._transports)
+
     async def deliver(self, saga: SagaState, key: str) -> Delivered:
         route = saga.reply_to or ""
         kind, _, name = route.partition(":")
@@ -83,8 +88,8 @@ class Replies:
 def open_replies(
     settings: Settings, flows: Mapping[str, Flow[Any, Any]], record_url: RecordUrl | None = None
 ) -> Replies:
-    """The transports this service's settings allow (orchestrator/messaging/intake.reply_kinds
-    refuses a message asking for any other)."""
+    """The transports this service's settings allow: the broker's queues always, a Redis stream
+    when there is a stream Redis, the callback URL when one is set."""
     transports: dict[str, ReplyTransport] = {QUEUE: BrokerQueue(settings.broker_url)}
     if settings.stream_redis_url:
         transports[STREAM] = RedisStream(settings.stream_redis_url)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -116,11 +115,3 @@ class SignedCallback:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-def parse_reply(data: bytes | str) -> dict[str, Any]:
-    """A reply's JSON (for tests and tools)."""
-    value = json.loads(data)
-    if not isinstance(value, dict):
-        raise ValueError("a reply is a JSON object")
-    return value

@@ -54,6 +54,14 @@ class DeadLetter:
         }
 
 
+def pretty_payload(payload: str) -> str:
+    """A stored payload indented for reading (as is when it was not JSON: its repr)."""
+    try:
+        return json.dumps(json.loads(payload), indent=2, ensure_ascii=False)
+    except ValueError:
+        return payload
+
+
 def payload_text(payload: object) -> str:
     """The payload as JSON text; what JSON cannot hold (bytes, NaN, objects) as its repr."""
     try:

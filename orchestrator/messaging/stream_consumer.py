@@ -146,8 +146,7 @@ class StreamConsumer:
             try:
                 outcome = await accept(self._deps, message)
             except StoreUnavailable:
-                self._own_pending = True  # keep it pending; read it again after the wait
-                raise
+                raise  # not acked: it stays pending and is read again after the wait
             except Exception as exc:  # a bug must not wedge the stream: keep it as a dead letter
                 log.exception("stream entry %s could not be handled", entry_id.decode())
                 reason = f"internal error while handling the message: {type(exc).__name__}"
