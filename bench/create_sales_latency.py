@@ -98,7 +98,9 @@ def main() -> None:
     args = parser.parse_args()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "API_KEYS": "bench-key", "PORT": str(port), "LOG_LEVEL": "WARNING",
+    # CRM_SANDBOX: the service's built-in sandboxes are the CRMs (no real one is reached).
+    env = {**os.environ, "CRM_SANDBOX": "true", "API_KEYS": "bench-key", "PORT": str(port),
+           "LOG_LEVEL": "WARNING",
            "MAIL_BACKEND": "sink"}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         if args.production:

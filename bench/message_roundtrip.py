@@ -83,7 +83,9 @@ def main() -> None:
     port = free_port()
     client = redis.Redis.from_url(REDIS)
     client.flushdb()
-    env = {**os.environ, "API_KEYS": "bench-key", "PORT": str(port), "LOG_LEVEL": "WARNING",
+    # CRM_SANDBOX: the service's built-in sandboxes are the CRMs (no real one is reached).
+    env = {**os.environ, "CRM_SANDBOX": "true", "API_KEYS": "bench-key", "PORT": str(port),
+           "LOG_LEVEL": "WARNING",
            "MAIL_BACKEND": "sink", "BROKER_URL": REDIS, "CELERY_QUEUE": "celery"}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         env["DATABASE_URL"] = stack.enter_context(scratch_database())

@@ -1,37 +1,44 @@
-"""Composition root: Settings → Deps (store, engine, CRM adapter, mailer, outbox). No globals.
+"""Composition root: Settings → Deps (store, engine, CRM adapters, mailer, outbox). No globals.
 
-Entry points (API, workers, CLI) call build_deps(); tests call it with their own settings.
+Entry points (API, workers, CLI) call build_deps(); tests call it with their own settings. Every
+backend in orchestrator/backends is opened when its settings are complete (or its sandbox when
+CRM_SANDBOX is on), and each flow of orchestrator/flows is bound to its backend's adapter.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orchestrator.crm.zoho.client import ZohoConfig, ZohoCrm, open_zoho_crm
-from orchestrator.flows import FLOWS
+from orchestrator.backends import BACKENDS
+from orchestrator.backends.base import BackendSettings, CrmAdapter, CrmBackend, OpenContext
+from orchestrator.crm.records import RecordRef
+from orchestrator.flows import FLOWS, PLG_FLOW
+from orchestrator.intake import Intake
+from orchestrator.messaging.intake import Inbox
 from orchestrator.messaging.replies import Replies, open_replies
+from orchestrator.notify.build import RecordUrl
 from orchestrator.notify.mailer import SinkMailer, SmtpConfig, SmtpMailer
 from orchestrator.notify.notices import Deliverer, FailureMail
 from orchestrator.notify.outbox import MAIL_ATTEMPTS, Outbox
 from orchestrator.notify.report import Mailer
 from orchestrator.observability import ObservedStore, process_metrics
+from orchestrator.saga.definition import Flow
 from orchestrator.saga.engine import BoundFlow, Engine
 from orchestrator.saga.policy import RetryPolicy
 from orchestrator.saga.state import FAILURE_NOTICE, REPLY_NOTICE, SagaState
-from orchestrator.sandbox.zoho.data import (
-    SANDBOX_CLIENT_ID,
-    SANDBOX_CLIENT_SECRET,
-    SANDBOX_REFRESH_TOKEN,
-)
 from orchestrator.settings import Settings
 from orchestrator.store.db import create_schema, make_engine
 from orchestrator.store.sql_store import SqlSagaStore
 from orchestrator.store.token_cache import SqlTokenCache
+
+log = logging.getLogger(__name__)
 
 
 class Dispatcher(Protocol):
@@ -41,45 +48,77 @@ class Dispatcher(Protocol):
         ...
 
 
+class BackendMisconfigured(Exception):
+    """Some of a backend's settings are given but not all: the process must not start."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackendPlan:
+    """How this process uses one backend: `mode` crm (its settings) | sandbox | off."""
+
+    backend: CrmBackend[Any]
+    mode: str
+    settings: BackendSettings | None
+
+
+def plan_backends(settings: Settings) -> list[BackendPlan]:
+    """Which backends to open and with what settings. Raises BackendMisconfigured naming the
+    missing variables of a backend whose settings are partial."""
+    plans = []
+    for backend in BACKENDS:
+        given = settings.crms.get(backend.name)
+        own: BackendSettings = given if given is not None else backend.settings_type()
+        missing = own.missing()
+        if not missing:
+            plans.append(BackendPlan(backend, "crm", own))
+        elif own.touched():
+            needs = ", ".join(own.env_name(name) for name in own.required)
+            raise BackendMisconfigured(
+                f"{backend.title}: {', '.join(missing)} not set (the {backend.name} backend "
+                f"needs {needs}; set them all, or none to leave it off)"
+            )
+        elif settings.crm_sandbox:
+            sandbox = backend.sandbox_settings(settings.service_url + backend.sandbox_path)
+            plans.append(BackendPlan(backend, "sandbox", own.pointed_at(sandbox)))
+        else:
+            plans.append(BackendPlan(backend, "off", None))
+    return plans
+
+
 @dataclass(slots=True)
 class Deps:
     settings: Settings
     db: AsyncEngine
     store: SqlSagaStore
     engine: Engine
-    crm: ZohoCrm
+    crms: Mapping[str, CrmAdapter]  # open adapters by backend name
     mailer: Mailer
     outbox: Outbox
     replies: Replies
+    flows: Mapping[str, Flow[Any, Any]] = field(default_factory=dict)  # the flows that can run
+
+    def adapter_for(self, flow_name: str) -> CrmAdapter | None:
+        """The adapter of the flow's backend, None when that backend is off here."""
+        flow = FLOWS.get(flow_name)
+        return self.crms.get(flow.backend) if flow is not None else None
+
+    def links(self, flow_name: str) -> RecordUrl | None:
+        """How to link a record of this flow to its backend's UI (None: no links)."""
+        return _Links(self.crms)(flow_name)
+
+    def intake(self, dispatch: Dispatcher) -> Intake:
+        """The one way in: validation, idempotency and dispatch for every entry point."""
+        return Intake(self.engine, self.store, self.flows, FLOWS, dispatch)
+
+    def inbox(self, dispatch: Dispatcher) -> Inbox:
+        """Queue messages in: the intake plus dead letters and reply routes."""
+        return Inbox(self.intake(dispatch), self.db, self.replies.kinds, PLG_FLOW)
 
     async def aclose(self) -> None:
-        await self.crm.aclose()
+        for adapter in self.crms.values():
+            await adapter.aclose()
         await self.replies.aclose()
         await self.db.dispose()
-
-
-def zoho_config(settings: Settings) -> ZohoConfig:
-    """Real Zoho when credentials are set, else the built-in sandbox with its own credentials."""
-    real = settings.zoho_configured
-    default_url = settings.sandbox_url if not real else ""
-    return ZohoConfig(
-        accounts_url=settings.zoho_accounts_url or default_url or "https://accounts.zoho.com",
-        api_domain=settings.zoho_api_domain or default_url or "https://www.zohoapis.com",
-        api_version=settings.zoho_api_version,
-        client_id=settings.zoho_client_id if real else SANDBOX_CLIENT_ID,
-        client_secret=settings.zoho_client_secret.get_secret_value()
-        if real
-        else SANDBOX_CLIENT_SECRET,
-        refresh_token=settings.zoho_refresh_token.get_secret_value()
-        if real
-        else SANDBOX_REFRESH_TOKEN,
-        connect_timeout_s=settings.zoho_connect_timeout_s,
-        read_timeout_s=settings.zoho_read_timeout_s,
-        max_connections=settings.zoho_max_connections,
-        deal_stage=settings.zoho_deal_stage,
-        deal_pipeline=settings.zoho_deal_pipeline,
-        closing_days=settings.zoho_closing_days,
-    )
 
 
 def build_mailer(settings: Settings) -> Mailer:
@@ -99,20 +138,36 @@ def build_mailer(settings: Settings) -> Mailer:
     )
 
 
+async def open_backends(
+    plans: list[BackendPlan], ctx: Callable[[str], OpenContext]
+) -> dict[str, CrmAdapter]:
+    adapters: dict[str, CrmAdapter] = {}
+    for plan in plans:
+        if plan.settings is not None:
+            adapters[plan.backend.name] = await plan.backend.open(
+                plan.settings, ctx(plan.backend.name)
+            )
+    return adapters
+
+
 async def build_deps(settings: Settings, *, mailer: Mailer | None = None) -> Deps:
+    plans = plan_backends(settings)
     db = make_engine(settings.database_url)
     await create_schema(db)
     store = SqlSagaStore(db)
     metrics = process_metrics()
     metrics.prime(FLOWS.values())
-    crm = await open_zoho_crm(
-        zoho_config(settings), SqlTokenCache(db), on_call=metrics.crm_call_observer("zoho")
+    tokens = SqlTokenCache(db)
+    crms = await open_backends(
+        plans, lambda name: OpenContext(tokens, metrics.crm_call_observer(name))
     )
+    flows = {name: flow for name, flow in FLOWS.items() if flow.backend in crms}
     mailer = mailer if mailer is not None else build_mailer(settings)
     mail_retry = RetryPolicy(MAIL_ATTEMPTS, settings.mail_retry_base_s, settings.mail_retry_cap_s)
-    replies = open_replies(settings, FLOWS, crm.record_url)
+    links = _Links(crms)
+    replies = open_replies(settings, FLOWS, links)
     deliverers: dict[str, Deliverer] = {
-        FAILURE_NOTICE: FailureMail(mailer, settings.it_email, FLOWS, crm.record_url),
+        FAILURE_NOTICE: FailureMail(mailer, settings.it_email, FLOWS, links),
         REPLY_NOTICE: replies,
     }
     outbox = Outbox(
@@ -123,21 +178,41 @@ async def build_deps(settings: Settings, *, mailer: Mailer | None = None) -> Dep
     async def deliver_notice(saga: SagaState) -> None:
         await outbox.deliver_for(saga.id)
 
+    read_timeout = max((p.settings.read_timeout_s for p in plans if p.settings), default=20.0)
     engine = Engine(
         ObservedStore(store, metrics),  # logs and counts every saga event the engine writes
-        {name: BoundFlow(flow, crm) for name, flow in FLOWS.items()},
+        {name: BoundFlow(flow, crms[flow.backend]) for name, flow in flows.items()},
         retry=RetryPolicy(settings.step_max_attempts, settings.retry_base_s, settings.retry_cap_s),
         undo_retry=RetryPolicy(
             settings.compensation_max_attempts, settings.retry_base_s, settings.retry_cap_s
         ),
         lease_s=settings.lease_s,
         deadline_s=settings.saga_deadline_s,
-        ambiguous_wait_s=settings.ambiguous_wait_s or 2 * settings.zoho_read_timeout_s,
+        ambiguous_wait_s=settings.ambiguous_wait_s or 2 * read_timeout,
         idempotency_ttl_s=settings.idempotency_ttl_s,
         recover_hold_s=settings.recover_hold_s,
         on_finish=deliver_notice,
     )
-    return Deps(settings, db, store, engine, crm, mailer, outbox, replies)
+    return Deps(settings, db, store, engine, crms, mailer, outbox, replies, flows)
+
+
+@dataclass(frozen=True, slots=True)
+class _Links:
+    """Flow name → how to link its records to the backend's UI (notify.build.Links)."""
+
+    crms: Mapping[str, CrmAdapter]
+
+    def __call__(self, flow_name: str) -> RecordUrl | None:
+        flow = FLOWS.get(flow_name)
+        adapter = self.crms.get(flow.backend) if flow is not None else None
+        if adapter is None:
+            return None
+        record_url = adapter.record_url
+
+        def link(record: Any) -> str | None:
+            return record_url(record) if isinstance(record, RecordRef) else None
+
+        return link
 
 
 def describe_target(settings: Settings) -> dict[str, Any]:
@@ -145,6 +220,6 @@ def describe_target(settings: Settings) -> dict[str, Any]:
     return {
         "database": settings.database_url.split("://", 1)[0],
         "broker": settings.broker_url.split("://", 1)[0],
-        "crm": "zoho" if settings.zoho_configured else "zoho-sandbox",
+        "crms": {plan.backend.name: plan.mode for plan in plan_backends(settings)},
         "mail": settings.mail_backend,
     }

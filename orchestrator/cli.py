@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from orchestrator.cli_messages import messages_cli
 from orchestrator.cli_sagas import sagas_cli
-from orchestrator.messaging.cli import messages_cli
 from orchestrator.settings import Settings, get_settings
 
 cli = typer.Typer(help="Transactional sales orchestration: sagas over CRMs.", no_args_is_help=True)
@@ -32,14 +32,15 @@ def serve(
     in-process broker (BROKER_URL=memory://), where they run inside this process."""
     import uvicorn
 
-    from orchestrator.api.app import create_app
     from orchestrator.logging import configure_logging
+    from orchestrator.server import create_app
     from workers.celery_app import dispatch
     from workers.embedded import embedded_worker
     from workers.streams import embedded_stream_consumer
 
     settings = _with_port(get_settings(), port)
     configure_logging(settings)
+    _check_backends(settings)
     app = create_app(settings, dispatch)
     if not settings.broker_url.startswith("memory://"):
         uvicorn.run(app, host="0.0.0.0", port=settings.port, log_config=None)
@@ -66,6 +67,7 @@ def worker(
 
     settings = get_settings()
     configure_logging(settings)
+    _check_backends(settings)
     argv = ["worker", f"--loglevel={loglevel}",
             f"--concurrency={concurrency or settings.worker_concurrency}"]  # fmt: skip
     app.worker_main([*argv, "--beat"] if beat else argv)
@@ -75,18 +77,19 @@ def worker(
 def dev(
     port: Annotated[int | None, typer.Option(help="Port (default: PORT or 8000)")] = None,
 ) -> None:
-    """API, worker and Zoho sandbox in one process on embedded defaults: a SQLite file,
-    the in-process broker, e-mails written to .salesaga/mail/."""
+    """API, worker and every CRM backend's sandbox in one process on embedded defaults: a
+    SQLite file, the in-process broker, e-mails written to .salesaga/mail/."""
     import uvicorn
 
-    from orchestrator.api.app import create_app
     from orchestrator.logging import configure_logging
+    from orchestrator.server import create_app
     from workers.celery_app import dispatch
     from workers.embedded import embedded_worker
     from workers.streams import embedded_stream_consumer
 
     settings = _dev_settings(_with_port(get_settings(), port))
     configure_logging(settings)
+    _check_backends(settings)
     with (
         embedded_worker(settings, concurrency=settings.worker_concurrency),
         embedded_stream_consumer(settings),
@@ -106,6 +109,7 @@ def consume() -> None:
 
     settings = get_settings()
     configure_logging(settings)
+    _check_backends(settings)
     if settings.stream_redis_url is None:
         typer.echo("no stream Redis: set STREAM_URL (or a redis:// BROKER_URL)", err=True)
         raise typer.Exit(2)
@@ -122,12 +126,38 @@ def recover() -> None:
     typer.echo(f"re-dispatched {dispatched} saga(s); delivered {mailed} e-mail(s)")
 
 
+def _check_backends(settings: Settings) -> None:
+    """Refuse to start when a backend's settings are partial; say which CRM each backend uses."""
+    import logging
+
+    from orchestrator.bootstrap import BackendMisconfigured, plan_backends
+
+    try:
+        plans = plan_backends(settings)
+    except BackendMisconfigured as exc:
+        typer.echo(f"salesaga: {exc}", err=True)
+        raise typer.Exit(2) from None
+    log = logging.getLogger("orchestrator.cli")
+    for plan in plans:
+        if plan.mode == "sandbox":
+            log.warning("%s runs against its built-in sandbox (CRM_SANDBOX): no real CRM is "
+                        "reached", plan.backend.title)  # fmt: skip
+        elif plan.mode == "off":
+            log.info("%s is off: its settings are not given; its flows cannot be started",
+                     plan.backend.title)  # fmt: skip
+    if not any(plan.mode != "off" for plan in plans):
+        log.warning(
+            "no CRM backend is configured: no flow can be started (see "
+            "docs/configuration.md, or CRM_SANDBOX=true to try the sandboxes)"
+        )
+
+
 def _with_port(settings: Settings, port: int | None) -> Settings:
     return settings.model_copy(update={"port": port}) if port else settings
 
 
 def _dev_settings(settings: Settings) -> Settings:
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = {"crm_sandbox": True}  # every backend without settings: sandbox
     if "MAIL_BACKEND" not in os.environ:
         changes["mail_backend"] = "sink"
     if not settings.api_keys:

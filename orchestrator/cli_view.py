@@ -39,8 +39,8 @@ async def fetch_list(settings: Settings, remote: Remote, filters: dict[str, Any]
     params = {k: v for k, v in filters.items() if v is not None}
     if remote is not None:
         return await _call(remote, "GET", "/sagas", params=params)
-    from orchestrator.api.routes.sagas import page_json
     from orchestrator.store.queries import SagaFilter, list_sagas
+    from orchestrator.views.sagas import page_json
 
     where = SagaFilter(status=params.get("status"), flow=params.get("flow"),
                        subject=params.get("contact"), text=params.get("q"),
@@ -59,8 +59,8 @@ async def fetch_one(
             if "404" in str(exc):
                 return None
             raise
-    from orchestrator.api.routes.sagas import saga_json
     from orchestrator.store.queries import saga_detail
+    from orchestrator.views.sagas import saga_json
 
     async with _database(settings) as db:
         detail = await saga_detail(db, saga_id)
@@ -99,8 +99,8 @@ async def fetch_events(
     params: dict[str, Any] = {"after": after, **({"saga": saga_id} if saga_id else {})}
     if remote is not None:
         return list((await _call(remote, "GET", "/events", params=params))["items"])
-    from orchestrator.api.routes.sagas import event_json
     from orchestrator.store.queries import events_after
+    from orchestrator.views.sagas import event_json
 
     async with _database(settings) as db:
         rows = await events_after(db, after, uuid.UUID(saga_id) if saga_id else None)

@@ -6,14 +6,13 @@ Only entry points, bootstrap and tests call get_settings(). docs/configuration.m
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./salesaga.db"
 DEFAULT_BROKER_URL = "memory://"
-SANDBOX_PATH = "/zoho-sandbox"  # where the API mounts the built-in Zoho sandbox
 
 
 class Settings(BaseSettings):
@@ -27,20 +26,13 @@ class Settings(BaseSettings):
     port: int = 8000
     session_secret: SecretStr | None = None  # console cookies; unset: random per process
 
-    # Without ZOHO_CLIENT_ID and ZOHO_REFRESH_TOKEN the built-in sandbox is the CRM: it is served
-    # by `salesaga serve`/`dev` under /zoho-sandbox, and these URLs default to it.
-    zoho_accounts_url: str = ""
-    zoho_api_domain: str = ""
-    zoho_api_version: str = "v7"
-    zoho_client_id: str = ""
-    zoho_client_secret: SecretStr = SecretStr("")
-    zoho_refresh_token: SecretStr = SecretStr("")
-    zoho_connect_timeout_s: float = 5.0
-    zoho_read_timeout_s: float = 20.0
-    zoho_max_connections: int = 20
-    zoho_deal_stage: str = "Qualification"
-    zoho_deal_pipeline: str = ""  # set when the org's Deals layout has pipelines enabled
-    zoho_closing_days: int = 30
+    # CRM backends read their own settings (ZOHO_*, ONAUTOMATE_*: orchestrator/backends/<name>/
+    # settings.py). CRM_SANDBOX=true: every backend whose settings are not given runs against its
+    # built-in sandbox, mounted on this service at /<backend>-sandbox (`salesaga dev` sets it).
+    crm_sandbox: bool = False
+    public_url: str = ""  # this service's base URL as others reach it; "": http://127.0.0.1:PORT
+    # Settings objects by backend name, used instead of the backend's environment (tests, tools).
+    crms: Annotated[dict[str, Any], NoDecode] = Field(default_factory=dict, exclude=True)
 
     mail_backend: Literal["smtp", "sink"] = "smtp"  # sink: keep e-mails in MAIL_SINK_DIR
     mail_sink_dir: str = ".salesaga/mail"
@@ -63,7 +55,7 @@ class Settings(BaseSettings):
     retry_cap_s: float = 60.0
     lease_s: float = 120.0
     saga_deadline_s: float = 600.0  # a flow may set its own
-    ambiguous_wait_s: float = 0.0  # 0: twice ZOHO_READ_TIMEOUT_S
+    ambiguous_wait_s: float = 0.0  # 0: twice the longest read timeout of the backends in use
     idempotency_ttl_s: float = 86_400.0
     recover_every_s: float = 15.0
     recover_hold_s: float = 60.0
@@ -97,9 +89,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = 4
 
     @property
-    def sandbox_url(self) -> str:
-        """Where the built-in Zoho sandbox answers when this service serves it."""
-        return f"http://127.0.0.1:{self.port}{SANDBOX_PATH}"
+    def service_url(self) -> str:
+        """Where this service's own HTTP server answers (sandboxes are mounted there)."""
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def result_backend(self) -> str | None:
@@ -120,11 +112,6 @@ class Settings(BaseSettings):
         if self.reply_callback_url and not self.reply_signing_secret.get_secret_value():
             raise ValueError("REPLY_CALLBACK_URL needs REPLY_SIGNING_SECRET (replies are signed)")
         return self
-
-    @property
-    def zoho_configured(self) -> bool:
-        """Real Zoho credentials are set; otherwise the built-in sandbox is the CRM."""
-        return bool(self.zoho_client_id and self.zoho_refresh_token.get_secret_value())
 
 
 @functools.cache

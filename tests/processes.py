@@ -35,10 +35,14 @@ def free_port() -> int:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without any salesaga setting, plus `extra`."""
+    """This environment without any salesaga setting, plus `extra`. CRM_SANDBOX is on unless
+    `extra` says otherwise: a backend without settings runs against the service's sandbox."""
     env = {k: v for k, v in os.environ.items()
-           if k not in SERVICE_VARS and not k.startswith(("ZOHO_", "SMTP_"))}  # fmt: skip
-    return {**env, **extra}
+           if k not in SERVICE_VARS and not k.startswith(BACKEND_PREFIXES)}  # fmt: skip
+    return {**env, "CRM_SANDBOX": "true", **extra}
+
+
+BACKEND_PREFIXES = ("ZOHO_", "ONAUTOMATE_", "POOLOGICS_", "RPCCRM_", "SMTP_", "CRM_")
 
 
 def wait_healthy(

@@ -24,22 +24,39 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from orchestrator.crm.zoho.client import ZohoConfig
-from orchestrator.sandbox.zoho.app import create_sandbox_app
-from orchestrator.sandbox.zoho.data import (
+from orchestrator.backends.zoho.backend import sandbox_settings
+from orchestrator.backends.zoho.client import ZohoConfig
+from orchestrator.backends.zoho.sandbox.app import create_sandbox_app
+from orchestrator.backends.zoho.sandbox.data import (
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     SANDBOX_REFRESH_TOKEN,
     SandboxState,
 )
+from orchestrator.backends.zoho.settings import ZohoSettings
 
 STARTUP_TIMEOUT_S = 10.0
+
+
+def zoho_env(url: str) -> dict[str, str]:
+    """ZOHO_* variables for the sandbox at `url`, with its credentials."""
+    return {"ZOHO_ACCOUNTS_URL": url, "ZOHO_API_DOMAIN": url, "ZOHO_CLIENT_ID": SANDBOX_CLIENT_ID,
+            "ZOHO_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+            "ZOHO_REFRESH_TOKEN": SANDBOX_REFRESH_TOKEN}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class RunningSandbox:
     url: str  # e.g. http://127.0.0.1:54321/zoho-sandbox
     state: SandboxState
+
+    def settings(self) -> ZohoSettings:
+        """ZOHO_* settings pointing at this sandbox (Settings(crms={"zoho": …}))."""
+        return sandbox_settings(self.url)
+
+    def env(self) -> dict[str, str]:
+        """The ZOHO_* variables of a process that should use this sandbox."""
+        return zoho_env(self.url)
 
     def config(self, **overrides: Any) -> ZohoConfig:
         """A ZohoConfig pointing at this sandbox with its credentials; fields can be overridden."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from typing import Any
 
 from celery import bootsteps
@@ -17,8 +16,9 @@ from celery.exceptions import InvalidTaskError
 from celery.signals import task_rejected
 from celery.worker.request import Request
 
+from orchestrator.bootstrap import Deps
 from orchestrator.messaging.contract import CREATE_SALES, START_SAGA, TASKS, Message
-from orchestrator.messaging.intake import Started, accept, dead_letter
+from orchestrator.messaging.intake import DeadLettered, Started, accept, dead_letter
 from orchestrator.observability import log_context
 from orchestrator.saga.ports import StoreUnavailable
 from workers.celery_app import app, close_runtime, dispatch, runtime
@@ -70,17 +70,16 @@ def start_saga(*args: Any, **kwargs: Any) -> dict[str, Any]:
 
 def _accept(message: Message) -> dict[str, Any]:
     with log_context(task=message.task, message_id=message.message_id):
-        outcome = runtime().call(accept, message)
-        if isinstance(outcome, Started) and outcome.live:
-            _dispatch(outcome.saga_id)
-        return outcome.body()
+        return runtime().call(_take_in, message).body()
 
 
-def _dispatch(saga_id: uuid.UUID) -> None:
-    try:
-        dispatch(saga_id)
-    except Exception as exc:  # the saga is in the table: the recovery sweep dispatches it later
-        log.warning("broker unavailable for saga %s: %s", saga_id, type(exc).__name__)
+async def _take_in(deps: Deps, message: Message) -> Started | DeadLettered:
+    """Through the one intake, which also dispatches the saga."""
+    return await accept(deps.inbox(dispatch), message)
+
+
+async def _keep(deps: Deps, message: Message, reason: str) -> DeadLettered:
+    return await dead_letter(deps.inbox(dispatch), message, reason)
 
 
 # Messages that never reach a task: Celery logs them and acks (drops) them. For the start tasks
@@ -106,7 +105,7 @@ def _record_aside(message: Message, reason: str) -> bool:
 
     def work() -> None:
         try:
-            kept.append(runtime().call(dead_letter, message, reason).dead_letter_id)
+            kept.append(runtime().call(_keep, message, reason).dead_letter_id)
         except Exception:
             log.exception("could not keep an undecodable %s message", message.task)
         finally:

@@ -1,7 +1,8 @@
 """Run the Redis Stream consumer (orchestrator/messaging/stream_consumer.py): as its own process
 (`salesaga consume`), or in a thread beside an embedded worker (`salesaga dev`, tests).
 
-Started sagas are handed to the Celery workers with the same `saga.advance` dispatch as the API.
+Started sagas are handed to the Celery workers with the same `saga.advance` dispatch as the API
+(the intake dispatches them).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ async def consume(settings: Settings, stop: asyncio.Event) -> None:
     deps = await build_deps(settings)
     client = aioredis.from_url(url, socket_timeout=settings.stream_block_s + 10)
     try:
-        consumer = StreamConsumer(client, deps, dispatch, stream_config(settings))
+        consumer = StreamConsumer(client, deps.inbox(dispatch), stream_config(settings))
         await consumer.run(stop)
     finally:
         await client.aclose()

@@ -1,6 +1,6 @@
-"""The HTTP API: create_app() wires routes, error handlers and the process's Deps.
+"""The HTTP API: create_api() wires routes, error handlers and the process's Deps.
 
-`salesaga serve` and `salesaga dev` build it; tests build it with their own settings.
+orchestrator/server.py adds the console and the CRM sandboxes to it for `salesaga serve|dev`.
 """
 
 from __future__ import annotations
@@ -13,16 +13,14 @@ from fastapi import FastAPI
 from orchestrator import __version__
 from orchestrator.api.deps import ApiContext
 from orchestrator.api.errors import install_error_handlers
-from orchestrator.api.routes import dead_letters, health, plg, sagas
+from orchestrator.api.routes import dead_letters, health, plg, sagas, start
 from orchestrator.bootstrap import Deps, Dispatcher, build_deps
-from orchestrator.console import router as console_router
 from orchestrator.observability.http import RequestContextMiddleware
-from orchestrator.sandbox.zoho.app import create_sandbox_app
-from orchestrator.settings import SANDBOX_PATH, Settings
+from orchestrator.settings import Settings
 
 
-def create_app(settings: Settings, dispatch: Dispatcher, *, deps: Deps | None = None) -> FastAPI:
-    """The API. Without Zoho credentials it also serves the built-in Zoho sandbox."""
+def create_api(settings: Settings, dispatch: Dispatcher, *, deps: Deps | None = None) -> FastAPI:
+    """The API on its own (no console, no sandboxes)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -38,16 +36,14 @@ def create_app(settings: Settings, dispatch: Dispatcher, *, deps: Deps | None = 
     app = FastAPI(title="salesaga", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(plg.router)
+    app.include_router(start.router)  # POST /sagas before /sagas/{id}/{action}
     app.include_router(sagas.router)
     app.include_router(dead_letters.router)
     app.include_router(health.router)
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(console_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    if not settings.zoho_configured:
-        app.mount(SANDBOX_PATH, create_sandbox_app())
     return app

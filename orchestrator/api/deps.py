@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
 from orchestrator.api.auth import Caller, Role, identify, require
 from orchestrator.bootstrap import Deps, Dispatcher
+from orchestrator.intake import Intake
+from orchestrator.messaging.intake import Inbox
 
 
 @dataclass(slots=True)
 class ApiContext:
     deps: Deps
     dispatch: Dispatcher
+    intake: Intake = field(init=False)  # the one way in, dispatching to the workers
+    inbox: Inbox = field(init=False)  # dead-letter replays
+
+    def __post_init__(self) -> None:
+        self.intake = self.deps.intake(self.dispatch)
+        self.inbox = self.deps.inbox(self.dispatch)
 
 
 def context(request: Request) -> ApiContext:

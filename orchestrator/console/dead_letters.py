@@ -61,15 +61,13 @@ async def replay_from_console(dead_letter_id: int, request: Request, ctx: Contex
     edited = (fields.get("payload") or "").strip()
     unchanged = letter is not None and edited in ("", pretty_payload(letter.payload).strip())
     try:
-        started = await replay(ctx.deps, dead_letter_id, actor=session.actor,
+        started = await replay(ctx.inbox, dead_letter_id, actor=session.actor,
                                fixed_payload=None if unchanged else edited)  # fmt: skip
     except ReplayRefused as refused:
         response = RedirectResponse(PAGE, status_code=303)
         web.set_flash(response, request, "error", f"Dead letter {dead_letter_id}: {refused}",
                       secret)  # fmt: skip
         return response
-    if started.live:
-        ctx.dispatch(started.saga_id)
     log.info("console: dead letter %d replayed by %s", dead_letter_id, session.actor)
     response = RedirectResponse(f"{web.PREFIX}/sagas/{started.saga_id}", status_code=303)
     web.set_flash(response, request, "ok", f"Dead letter {dead_letter_id} replayed: this saga.",

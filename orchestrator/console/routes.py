@@ -182,7 +182,7 @@ async def saga_page(saga_id: str, request: Request, ctx: ContextDep) -> Response
     if detail is None:
         missing = {"heading": "Not found", "message": f"There is no saga {saga_id}."}
         return web.signed_in_page(request, ctx, session, "missing.html", missing, status=404)
-    saga = views.saga_view(detail, ctx.deps.crm.record_url)
+    saga = views.saga_view(detail, ctx.deps.links(detail.saga.flow))
     context: dict[str, object] = {
         "saga": saga,
         "refresh": not saga.terminal,

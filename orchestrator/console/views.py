@@ -52,6 +52,7 @@ class RecordView:
     fate: str  # RecordFate value: a CSS and test hook
     fate_text: str
     url: str | None  # http(s) only
+    todo: str | None = None  # what an operator must still do with it by hand
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,7 @@ def list_row(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def saga_view(detail: SagaDetail, record_url: Callable[[Any], str | None]) -> SagaView:
+def saga_view(detail: SagaDetail, record_url: Callable[[Any], str | None] | None) -> SagaView:
     saga = detail.saga
     return SagaView(
         id=str(saga.id),
@@ -159,7 +160,9 @@ def _step(step: StepState) -> StepView:
     )
 
 
-def _records(detail: SagaDetail, record_url: Callable[[Any], str | None]) -> list[RecordView]:
+def _records(
+    detail: SagaDetail, record_url: Callable[[Any], str | None] | None
+) -> list[RecordView]:
     flow = FLOWS.get(detail.saga.flow)
     if flow is None:
         return []
@@ -170,7 +173,8 @@ def _records(detail: SagaDetail, record_url: Callable[[Any], str | None]) -> lis
 def _record(line: RecordLine) -> RecordView:
     url = line.url if line.url and line.url.startswith(("https://", "http://")) else None
     label = line.label.removesuffix(" ID")
-    return RecordView(label, line.record_id, line.fate.value, FATE_TEXT[line.fate], url)
+    fate_text = FATE_TEXT[line.fate]
+    return RecordView(label, line.record_id, line.fate.value, fate_text, url, line.todo)
 
 
 def _event(row: Mapping[str, Any]) -> EventView:

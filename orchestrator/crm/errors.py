@@ -5,7 +5,9 @@ CrmError
 │   ├── RateLimited        429; retry_after in seconds when the CRM sent Retry-After
 │   └── OutcomeUnknown     the request was sent but no answer came: it may have been applied
 └── PermanentCrmError      rollback at once: 4xx, INVALID_DATA, MANDATORY_NOT_FOUND, DUPLICATE_DATA
-    └── NotFound           a record the flow needs does not exist (unknown contact, product …)
+    ├── NotFound           a record the flow needs does not exist (unknown contact, product …)
+    └── DuplicateRecord    the CRM refuses a second record of this kind (OnAutomate's one
+                           opportunity per contact and pipeline)
 
 Pure Python: must not import httpx or any framework.
 """
@@ -50,6 +52,11 @@ class PermanentCrmError(CrmError):
 
 class NotFound(PermanentCrmError):
     """A record the flow reads (contact, account, product) does not exist or is unusable."""
+
+
+class DuplicateRecord(PermanentCrmError):
+    """The CRM's duplicate rule refused the create: an equal record exists already (not ours:
+    a retry looks for its own by marker before it creates)."""
 
 
 def error_message(exc: Exception) -> str:

@@ -1,4 +1,6 @@
-"""The ports a flow talks to, in our vocabulary; adapters live in orchestrator/crm/<backend>/.
+"""The ports of the Zoho sale (seed 002), in our vocabulary; adapter: orchestrator/backends/zoho/.
+
+Role ports every backend may offer (find by marker, delete, cancel) are in records.py.
 
 Pure Python: must not import httpx, sqlmodel, celery or fastapi (import-linter contract).
 """
@@ -9,21 +11,18 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+from orchestrator.crm.records import Deletable, MarkedRecords
+from orchestrator.crm.records import RecordRef as RecordRef  # re-exported for the Zoho sale
 
 
 class RecordKind(enum.StrEnum):
+    """The records a Zoho sale creates (RecordRef.kind is any string; these are Zoho's)."""
+
     DEAL = "deal"
     QUOTE = "quote"
     SALES_ORDER = "sales_order"
-
-
-@dataclass(frozen=True, slots=True)
-class RecordRef:
-    """A record this service created in a CRM."""
-
-    kind: RecordKind
-    id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +82,11 @@ class PricedOrder:
         return sum((line.amount for line in self.lines), Decimal(0))
 
 
-class CrmRecords(Protocol):
-    async def find(self, kind: RecordKind, marker: str) -> RecordRef | None:
-        """The record of `kind` stamped with `marker`, if an earlier try created it."""
-        ...
-
-    async def delete_if_present(self, record: RecordRef) -> None:
-        """Delete the record; one that is already gone counts as deleted (confirmed by a read)."""
-        ...
+class CrmRecords(MarkedRecords, Deletable, Protocol):
+    """Records found by marker and deleted: what a Zoho sale's rollback needs."""
 
 
+@runtime_checkable
 class ContactDirectory(Protocol):
     async def find_contact_by_email(self, email: str) -> Contact | None: ...
 

@@ -9,17 +9,46 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, StrictInt
 
 from orchestrator.crm.protocol import OrderLine, PricedOrder, RecordKind, RecordRef, SalesCrm
-from orchestrator.saga.definition import Flow, Step, StepContext
+from orchestrator.flows.inputs import FlowInput, Id
+from orchestrator.saga.definition import Flow, Step, StepContext, UndoKind
 
 FLOW_NAME = "zoho.sale"
+BACKEND = "zoho"
+MAX_LINES = 200
 
 
 @dataclass(frozen=True, slots=True)
 class SaleRequest:
     contact_id: str
     lines: tuple[OrderLine, ...]
+
+
+class ProductLine(FlowInput):
+    model_config = ConfigDict(extra="ignore")
+
+    productId: Id
+    quantity: Annotated[StrictInt, Field(gt=0, le=1_000_000)]
+
+
+class SaleInput(FlowInput):
+    """The body of POST /createSales (seed 002); extra keys are ignored, as the seed's API does."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    contactId: Id
+    products: Annotated[list[ProductLine], Field(min_length=1, max_length=MAX_LINES)]
+
+    def to_input(self) -> SaleRequest:
+        lines = tuple(OrderLine(p.productId, p.quantity) for p in self.products)
+        return SaleRequest(self.contactId, lines)
+
+    def subject(self) -> str:
+        return self.contactId
 
 
 Ctx = StepContext[SaleRequest]
@@ -65,13 +94,17 @@ def _creates(
     # Every create has an undo, the last one too: a Sales Order whose create timed out and then
     # failed for good may still exist, and the rollback finds it by its marker and deletes it.
     return Step(
-        name, run, RecordRef, undo=delete_if_present, find=made_by_this_saga(kind), record=label
-    )
+        name, run, RecordRef, undo=delete_if_present, find=made_by_this_saga(kind), record=label,
+        undo_kind=UndoKind.DELETE,
+    )  # fmt: skip
 
 
 ZOHO_SALE: Flow[SaleRequest, SalesCrm] = Flow(
     name=FLOW_NAME,
     input_type=SaleRequest,
+    backend=BACKEND,
+    input_model=SaleInput,
+    title="Zoho CRM sale: Deal, then Quote, then Sales Order (seed 002)",
     steps=(
         Step("price_order", price_order, PricedOrder),  # read-only: nothing to undo or find
         _creates("create_deal", create_deal, RecordKind.DEAL, "Deal"),

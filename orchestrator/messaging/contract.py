@@ -1,9 +1,10 @@
 """The message contract: public task names, and a message checked exactly as POST /createSales
-checks its body (the same models, the same messages naming the bad field). No I/O here.
+and POST /sagas check their bodies (the intake's parse: the same models, the same messages
+naming the bad field). No I/O here.
 
 A message is the keyword arguments of one task (docs/messaging.md has a JSON Schema of each):
   salesaga.create_sales  {contactId, products, message_id, reply_to?}  the PLG shortcut
-  salesaga.start_saga    {flow, input, message_id, reply_to?}          any flow in FLOWS
+  salesaga.start_saga    {flow, input, message_id, reply_to?}          any flow this service runs
 It comes as a Celery task message, or as a Redis Stream entry {task?, message: <JSON text>}.
 """
 
@@ -16,16 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
-from orchestrator.api.schemas import (
-    KEY_PATTERN,
-    CreateSalesRequest,
-    describe_validation,
-    request_digest,
-)
-from orchestrator.flows import FLOWS
-from orchestrator.flows.zoho_sale import FLOW_NAME as ZOHO_SALE
+from orchestrator.flows import FLOWS, PLG_FLOW
+from orchestrator.intake import KEY_PATTERN, InvalidInput, Parsed
+from orchestrator.intake.core import parse_start
 
 START_SAGA = "salesaga.start_saga"
 CREATE_SALES = "salesaga.create_sales"
@@ -143,20 +137,35 @@ def stream_message(stream: str, fields: object) -> Message:
     return Message(str(task), kwargs, stream=stream, raw=fields)
 
 
-def validate(message: Message, replies: frozenset[str] = frozenset()) -> StartRequest | Invalid:
+Parse = Callable[..., Parsed]  # the intake's parse(flow, body, where=…): raises InvalidInput
+
+
+def _every_flow(flow: object, body: object, *, where: str) -> Parsed:
+    return parse_start(FLOWS, FLOWS, flow, body, where=where)
+
+
+def validate(
+    message: Message,
+    replies: frozenset[str] = frozenset(),
+    parse: Parse = _every_flow,
+    plg_flow: str = PLG_FLOW,
+) -> StartRequest | Invalid:
     """`replies`: the reply routes this service can send to (QUEUE, STREAM, CALLBACK); a message
-    without reply_to gets a CALLBACK reply when that one is configured."""
+    without reply_to gets a CALLBACK reply when that one is configured. `parse` checks the flow
+    and its input; `plg_flow` is the flow salesaga.create_sales starts."""
     try:
-        return _checked(message, replies)
+        return _checked(message, replies, parse, plg_flow)
     except _Refused as refused:
         return Invalid(str(refused))
+    except InvalidInput as invalid:
+        return Invalid(invalid.message)
 
 
 class _Refused(Exception):
     """Why a message is invalid (internal to this module: validate() returns an Invalid)."""
 
 
-def _checked(message: Message, replies: frozenset[str]) -> StartRequest:
+def _checked(message: Message, replies: frozenset[str], parse: Parse, plg: str) -> StartRequest:
     if isinstance(message.kwargs, Unreadable):
         raise _Refused(message.kwargs.reason)
     if message.task not in TASKS:
@@ -167,13 +176,16 @@ def _checked(message: Message, replies: frozenset[str]) -> StartRequest:
     if not isinstance(body, dict):
         raise _Refused("the message must be an object of keyword arguments")
     message_id, reply_to = _message_id(body), _reply_to(body)
-    if message.task == CREATE_SALES:
-        flow, (payload, subject, digest) = ZOHO_SALE, _sale(body, "")
+    if message.task == CREATE_SALES:  # the body of POST /createSales (extra keys are ignored)
+        parsed = parse(plg, {k: v for k, v in body.items() if k not in _ENVELOPE}, where="")
     else:
-        flow = _flow(body)
-        payload, subject, digest = _INPUTS[flow](_input(body), "input.")
+        parsed = parse(_flow(body), _input(body), where="input.")
     route = _reply_route(reply_to, message.reply_via, replies)
-    return StartRequest(flow, payload, subject, digest, message_id, reply_to, route)
+    return StartRequest(parsed.flow, parsed.input, parsed.subject, parsed.digest, message_id,
+                        reply_to, route)  # fmt: skip
+
+
+_ENVELOPE = ("message_id", "reply_to")
 
 
 def _message_id(body: Mapping[str, Any]) -> str:
@@ -216,14 +228,10 @@ REPLY_TO_RULE = (
 )
 
 
-def _flow(body: Mapping[str, Any]) -> str:
+def _flow(body: Mapping[str, Any]) -> object:
     value = body.get("flow")
     if value is None:
         raise _Refused("flow is required")
-    if not isinstance(value, str) or value not in FLOWS:
-        raise _Refused(f"flow must be one of: {', '.join(sorted(FLOWS))} (got {_short(value)})")
-    if value not in _INPUTS:
-        raise _Refused(f"flow {value} cannot be started by a message yet")
     return value
 
 
@@ -234,22 +242,6 @@ def _input(body: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise _Refused("input must be an object")
     return value
-
-
-FlowInput = tuple[object, str | None, str]  # (the flow's input, subject, digest)
-
-
-def _sale(body: Mapping[str, Any], where: str) -> FlowInput:
-    """The body of POST /createSales, mapped the same way (extra keys are ignored)."""
-    try:
-        order = CreateSalesRequest.model_validate(body)
-    except ValidationError as exc:
-        raise _Refused(where + describe_validation(exc)) from None
-    return order.to_sale(), order.contactId, request_digest(order)
-
-
-# How each flow a message may start reads its `input`.
-_INPUTS: dict[str, Callable[[Mapping[str, Any], str], FlowInput]] = {ZOHO_SALE: _sale}
 
 
 def _short(value: object, limit: int = 60) -> str:

@@ -1,7 +1,7 @@
 """Messages in: a valid message starts its saga once per message id; any other becomes a dead
 letter with the reason (never dropped, never raised). An operator replays one after a fix.
 
-The caller (workers/messages.py, the CLI) dispatches `saga.advance` for a Started that is live.
+Sagas start through the one intake (orchestrator/intake/), which also dispatches them.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orchestrator.bootstrap import Deps
+from orchestrator.intake import Intake, KeyReused, Parsed, Started
 from orchestrator.messaging.contract import (
     REUSED,
     Invalid,
@@ -31,23 +32,25 @@ from orchestrator.messaging.store import (
     payload_text,
     record_dead_letter,
 )
-from orchestrator.saga.ports import DuplicateIdempotencyKey, utc_now
+from orchestrator.saga.ports import utc_now
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Started:
-    saga_id: uuid.UUID
-    duplicate: bool  # the message id had started this saga before: nothing new was started
-    live: bool  # not finished yet, so worth an `advance`
+__all__ = ["DeadLettered", "Inbox", "ReplayRefused", "Started", "accept", "dead_letter", "replay"]
 
-    def body(self) -> dict[str, Any]:
-        """The start task's result."""
-        return {
-            "sagaId": str(self.saga_id),
-            "status": "duplicate" if self.duplicate else "accepted",
-        }
+
+@dataclass(frozen=True, slots=True)
+class Inbox:
+    """What taking messages in needs: the intake, the dead-letter table, the reply routes."""
+
+    intake: Intake
+    db: AsyncEngine
+    reply_kinds: frozenset[str]  # the reply routes this service can send to
+    plg_flow: str  # the flow salesaga.create_sales starts
+
+    def validate(self, message: Message) -> StartRequest | Invalid:
+        return validate(message, self.reply_kinds, self.intake.parse, self.plg_flow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,47 +67,41 @@ class ReplayRefused(Exception):
     the message says why."""
 
 
-async def accept(deps: Deps, message: Message) -> Started | DeadLettered:
+async def accept(inbox: Inbox, message: Message) -> Started | DeadLettered:
     """Start the message's saga, or find the one its message id started; else dead-letter it."""
-    checked = validate(message, deps.replies.kinds)
+    checked = inbox.validate(message)
     if isinstance(checked, StartRequest):
-        started = await start(deps, checked, actor=message.source)
+        started = await start(inbox, checked, actor=message.source)
         if isinstance(started, Started):
             outcome = "duplicate" if started.duplicate else "accepted"
             messages_counter().labels(message.source, outcome).inc()
             return started
         checked = started
     messages_counter().labels(message.source, "dead_letter").inc()
-    return await dead_letter(deps, message, checked.reason)
+    return await dead_letter(inbox, message, checked.reason)
 
 
 async def start(
-    deps: Deps, request: StartRequest, *, actor: str, detail: dict[str, Any] | None = None
+    inbox: Inbox, request: StartRequest, *, actor: str, detail: dict[str, Any] | None = None
 ) -> Started | Invalid:
     """Like POST /createSales with an Idempotency-Key: same message id and body → that saga."""
-    try:
-        saga = await deps.engine.start(
-            request.flow, request.input, subject=request.subject, actor=actor,
-            idempotency_key=request.idempotency_key, request_hash=request.digest,
-            message_id=request.message_id, reply_to=request.reply_route,
-        )  # fmt: skip
-    except DuplicateIdempotencyKey as duplicate:
-        earlier = await deps.store.load(duplicate.saga_id)
-        if earlier is None or (earlier.flow, earlier.request_hash) != (
-            request.flow,
-            request.digest,
-        ):
-            return Invalid(REUSED)
-        return Started(earlier.id, duplicate=True, live=not earlier.status.terminal)
     about = {"messageId": request.message_id, "replyTo": request.reply_to, **(detail or {})}
-    await note_received(deps.db, saga.id, actor=actor, detail=about, now=utc_now())
-    return Started(saga.id, duplicate=False, live=True)
+
+    async def note(saga_id: uuid.UUID) -> None:
+        await note_received(inbox.db, saga_id, actor=actor, detail=about, now=utc_now())
+
+    parsed = Parsed(request.flow, request.input, request.subject, request.digest)
+    started = await inbox.intake.start(
+        parsed, actor=actor, key=request.idempotency_key, message_id=request.message_id,
+        reply_to=request.reply_route, on_new=note,
+    )  # fmt: skip
+    return Invalid(REUSED) if isinstance(started, KeyReused) else started
 
 
-async def dead_letter(deps: Deps, message: Message, reason: str) -> DeadLettered:
+async def dead_letter(inbox: Inbox, message: Message, reason: str) -> DeadLettered:
     """Keep the message with the reason, count it and log it."""
     row_id, new = await record_dead_letter(
-        deps.db, source=message.source, message_id=message.message_id,
+        inbox.db, source=message.source, message_id=message.message_id,
         payload=payload_text(message.payload()), reason=reason, now=utc_now(),
     )  # fmt: skip
     if new:
@@ -115,22 +112,22 @@ async def dead_letter(deps: Deps, message: Message, reason: str) -> DeadLettered
 
 
 async def replay(
-    deps: Deps, dead_letter_id: int, *, actor: str, fixed_payload: str | None = None
+    inbox: Inbox, dead_letter_id: int, *, actor: str, fixed_payload: str | None = None
 ) -> Started:
     """Validate the dead letter's payload (or an operator's fixed one, JSON text) again and
     start its saga; the row is then marked replayed with the saga id. Raises ReplayRefused."""
-    letter = await load_dead_letter(deps.db, dead_letter_id)
+    letter = await load_dead_letter(inbox.db, dead_letter_id)
     if letter is None:
         raise ReplayRefused(f"no dead letter {dead_letter_id}")
     if letter.status is DeadLetterStatus.REPLAYED:
         raise ReplayRefused(f"dead letter {dead_letter_id} was replayed already: "
                             f"saga {letter.replay_saga_id}")  # fmt: skip
     payload = _json(fixed_payload if fixed_payload is not None else letter.payload)
-    checked = validate(Message.from_payload(letter.source, payload), deps.replies.kinds)
+    checked = inbox.validate(Message.from_payload(letter.source, payload))
     if isinstance(checked, StartRequest):
-        started = await start(deps, checked, actor=actor, detail={"deadLetterId": letter.id})
+        started = await start(inbox, checked, actor=actor, detail={"deadLetterId": letter.id})
         if isinstance(started, Started):
-            await mark_replayed(deps.db, letter.id, started.saga_id, now=utc_now())
+            await mark_replayed(inbox.db, letter.id, started.saga_id, now=utc_now())
             return started
         checked = started
     raise ReplayRefused(f"still invalid: {checked.reason}")

@@ -19,7 +19,7 @@ from orchestrator.messaging.reply_transports import (
     ReplyTransport,
     SignedCallback,
 )
-from orchestrator.notify.build import RecordUrl, record_line
+from orchestrator.notify.build import Links, RecordUrl, record_line
 from orchestrator.notify.notices import Delivered
 from orchestrator.saga.definition import Flow
 from orchestrator.saga.state import SagaState, SagaStatus
@@ -36,7 +36,7 @@ def result_body(
     for step, row in zip(flow.steps, saga.steps, strict=True):
         if step.record is None:
             continue
-        line = record_line(step.record, step.output, row, record_url)
+        line = record_line(step.record, step.output, row, record_url, step.undo_says)
         records.append({"type": step.record, "step": step.name, "id": line.record_id,
                         "state": line.fate.value, "url": line.url})  # fmt: skip
     failed = saga.status is not SagaStatus.SUCCEEDED
@@ -60,9 +60,9 @@ class Replies:
         self,
         transports: Mapping[str, ReplyTransport],
         flows: Mapping[str, Flow[Any, Any]],
-        record_url: RecordUrl | None = None,
+        links: Links | None = None,
     ) -> None:
-        self._transports, self._flows, self._record_url = transports, flows, record_url
+        self._transports, self._flows, self._links = transports, flows, links
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -75,7 +75,8 @@ class Replies:
         transport = self._transports.get(kind)
         if transport is None:
             raise LookupError(f"no reply transport for route {route!r} on this service")
-        body = result_body(saga, self._flows[saga.flow], self._record_url)
+        record_url = self._links(saga.flow) if self._links is not None else None
+        body = result_body(saga, self._flows[saga.flow], record_url)
         data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         await transport.send(OutgoingReply(name, body, data, key))
         return Delivered(route, f"reply: {saga.status.value}", data.decode())
@@ -86,7 +87,7 @@ class Replies:
 
 
 def open_replies(
-    settings: Settings, flows: Mapping[str, Flow[Any, Any]], record_url: RecordUrl | None = None
+    settings: Settings, flows: Mapping[str, Flow[Any, Any]], links: Links | None = None
 ) -> Replies:
     """The transports this service's settings allow: the broker's queues always, a Redis stream
     when there is a stream Redis, the callback URL when one is set."""
@@ -97,4 +98,4 @@ def open_replies(
         transports[CALLBACK] = SignedCallback(
             settings.reply_callback_url, settings.reply_signing_secret, settings.reply_timeout_s
         )
-    return Replies(transports, flows, record_url)
+    return Replies(transports, flows, links)

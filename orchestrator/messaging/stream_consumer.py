@@ -17,8 +17,6 @@ import contextlib
 import logging
 import os
 import socket
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +25,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from orchestrator.bootstrap import Deps
 from orchestrator.messaging.contract import CREATE_SALES, Message, Unreadable, stream_message
-from orchestrator.messaging.intake import Started, accept, dead_letter
+from orchestrator.messaging.intake import Inbox, accept, dead_letter
 from orchestrator.observability import log_context
 from orchestrator.saga.policy import RetryPolicy
 from orchestrator.saga.ports import StoreUnavailable
@@ -53,11 +50,11 @@ class StreamConsumer:
     def __init__(
         self,
         redis: aioredis.Redis,
-        deps: Deps,
-        dispatch: Callable[[uuid.UUID], None],
+        inbox: Inbox,
         config: StreamConfig,
     ) -> None:
-        self._redis, self._deps, self._dispatch, self._config = redis, deps, dispatch, config
+        """`inbox` starts (and dispatches) the entries' sagas."""
+        self._redis, self._inbox, self._config = redis, inbox, config
         self._own_pending = True  # at start, and after a failure: read our own pending entries
         self._failures = 0
         self._group_ready = False
@@ -144,26 +141,18 @@ class StreamConsumer:
         message = entry_message(self._config.stream, fields)
         with log_context(stream_entry=entry_id.decode(), message_id=message.message_id):
             try:
-                outcome = await accept(self._deps, message)
+                await accept(self._inbox, message)
             except StoreUnavailable:
                 raise  # not acked: it stays pending and is read again after the wait
             except Exception as exc:  # a bug must not wedge the stream: keep it as a dead letter
                 log.exception("stream entry %s could not be handled", entry_id.decode())
                 reason = f"internal error while handling the message: {type(exc).__name__}"
-                outcome = await dead_letter(self._deps, message, reason)
+                await dead_letter(self._inbox, message, reason)
             await self._ack(entry_id)
-        if isinstance(outcome, Started) and outcome.live:
-            self._send_advance(outcome.saga_id)
         return 1
 
     async def _ack(self, entry_id: bytes) -> None:
         await self._redis.xack(self._config.stream, self._config.group, entry_id)
-
-    def _send_advance(self, saga_id: uuid.UUID) -> None:
-        try:
-            self._dispatch(saga_id)
-        except Exception as exc:  # the saga is in the table: the recovery sweep dispatches it
-            log.warning("broker unavailable for saga %s: %s", saga_id, type(exc).__name__)
 
 
 def entry_message(stream: str, fields: dict[bytes, bytes]) -> Message:

@@ -7,20 +7,31 @@ from typing import Any
 
 from orchestrator.notify.report import FailureReport, RecordFate, RecordLine
 from orchestrator.saga.codec import from_json
-from orchestrator.saga.definition import Flow
+from orchestrator.saga.definition import Flow, UndoKind
 from orchestrator.saga.state import SagaState, StepState, StepStatus
 
 _FATES = {
     StepStatus.SUCCEEDED: RecordFate.KEPT,
     StepStatus.COMPENSATED: RecordFate.ROLLED_BACK,
     StepStatus.COMPENSATION_FAILED: RecordFate.LEFT_OVER,
-    StepStatus.LEFT_FOR_OPERATOR: RecordFate.LEFT_OVER,
+    StepStatus.LEFT_FOR_OPERATOR: RecordFate.LEFT_IN_PLACE,
     StepStatus.COMPENSATING: RecordFate.LEFT_OVER,
     StepStatus.UNDO_RETRY_WAIT: RecordFate.LEFT_OVER,
     StepStatus.RESOLVED: RecordFate.RESOLVED,
 }
 
+# What an operator must still do with a record, by its fate and the kind of undo it has.
+_TODO = {
+    (RecordFate.LEFT_OVER, UndoKind.DELETE): "delete it by hand",
+    (RecordFate.LEFT_OVER, UndoKind.CANCEL_STAGE): "move it to the cancel stage by hand",
+    (RecordFate.LEFT_OVER, UndoKind.NONE): "remove it by hand",
+    (RecordFate.LEFT_IN_PLACE, UndoKind.NONE): "remove it by hand (the CRM's API cannot)",
+    (RecordFate.LEFT_IN_PLACE, UndoKind.DELETE): "remove it by hand (the CRM's API cannot)",
+    (RecordFate.LEFT_IN_PLACE, UndoKind.CANCEL_STAGE): "remove it by hand (the CRM's API cannot)",
+}
+
 RecordUrl = Callable[[Any], str | None]
+Links = Callable[[str], RecordUrl | None]  # flow name → how to link its records (None: no links)
 
 
 def failure_report(
@@ -28,7 +39,7 @@ def failure_report(
 ) -> FailureReport:
     """What the IT e-mail says about this saga: error, failing step and every record's fate."""
     lines = tuple(
-        record_line(step_def.record, step_def.output, row, record_url)
+        record_line(step_def.record, step_def.output, row, record_url, step_def.undo_says)
         for step_def, row in zip(flow.steps, saga.steps, strict=True)
         if step_def.record is not None
     )
@@ -46,11 +57,19 @@ def failure_report(
 
 
 def record_line(
-    label: str, output_type: type[Any], row: StepState, record_url: RecordUrl | None
+    label: str,
+    output_type: type[Any],
+    row: StepState,
+    record_url: RecordUrl | None,
+    undo: UndoKind | None = UndoKind.DELETE,
 ) -> RecordLine:
+    """One record's line: its fate in the words of its undo, its link, what is left to do."""
     record_id = row.output.get("id") if isinstance(row.output, dict) else None
     if record_id is None:
         return RecordLine(f"{label} ID", None, RecordFate.NOT_CREATED)
     fate = _FATES.get(row.status, RecordFate.NOT_CREATED)
+    if fate is RecordFate.ROLLED_BACK and undo is UndoKind.CANCEL_STAGE:
+        fate = RecordFate.CANCELLED
     url = record_url(from_json(output_type, row.output)) if record_url else None
-    return RecordLine(f"{label} ID", str(record_id), fate, url)
+    todo = _TODO.get((fate, undo or UndoKind.NONE))
+    return RecordLine(f"{label} ID", str(record_id), fate, url, todo)

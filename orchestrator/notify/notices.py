@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from orchestrator.notify.build import RecordUrl, failure_report
+from orchestrator.notify.build import Links, failure_report
 from orchestrator.notify.render import render_failure
 from orchestrator.notify.report import Mailer
 from orchestrator.saga.definition import Flow
@@ -39,13 +39,14 @@ class FailureMail:
         mailer: Mailer,
         recipient: str,
         flows: Mapping[str, Flow[Any, Any]],
-        record_url: RecordUrl | None = None,
+        links: Links | None = None,
     ) -> None:
         self._mailer, self._recipient = mailer, recipient
-        self._flows, self._record_url = flows, record_url
+        self._flows, self._links = flows, links
 
     async def deliver(self, saga: SagaState, key: str) -> Delivered:
-        report = failure_report(saga, self._flows[saga.flow], self._record_url)
+        record_url = self._links(saga.flow) if self._links is not None else None
+        report = failure_report(saga, self._flows[saga.flow], record_url)
         message = render_failure(report, to=self._recipient)
         await self._mailer.send(dataclasses.replace(message, message_key=key))
         return Delivered(message.to, message.subject, message.text)

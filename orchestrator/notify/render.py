@@ -14,7 +14,13 @@ from typing import Final
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from orchestrator.notify.report import FailureReport, OutgoingEmail, RecordFate, RecordLine
+from orchestrator.notify.report import (
+    NEEDS_HANDS,
+    FailureReport,
+    OutgoingEmail,
+    RecordFate,
+    RecordLine,
+)
 
 __all__ = ["DEFAULT_TEMPLATES_DIR", "FATE_TEXT", "render_failure"]
 
@@ -23,6 +29,10 @@ DEFAULT_TEMPLATES_DIR: Final = Path(__file__).resolve().parents[2] / "templates"
 FATE_TEXT: Final[Mapping[RecordFate, str]] = {
     RecordFate.NOT_CREATED: "Not created",
     RecordFate.ROLLED_BACK: "Rolled back (deleted from the CRM)",
+    RecordFate.CANCELLED: "Rolled back by moving it to a cancel stage: still in the CRM, "
+    "marked cancelled",
+    RecordFate.LEFT_IN_PLACE: "LEFT IN PLACE: the CRM's API cannot remove it; "
+    "it must be removed by hand",
     RecordFate.LEFT_OVER: "LEFT OVER: still in the CRM, must be removed by hand",
     RecordFate.KEPT: "Kept (still in the CRM, not rolled back)",
     RecordFate.RESOLVED: "Cleaned up by hand (an operator said so)",
@@ -40,6 +50,7 @@ class _Row:
     fate: str  # RecordFate value, used as a CSS/test hook
     fate_text: str
     url: str | None  # only http(s) links: the href is the one place autoescape does not protect
+    todo: str  # what an operator must do with it by hand ("" when nothing)
 
 
 def render_failure(
@@ -49,7 +60,7 @@ def render_failure(
     env = _environment(templates_dir or DEFAULT_TEMPLATES_DIR)
     rows = tuple(_row(line) for line in report.records)
     # Clean up in reverse creation order: children (Sales Order) before parents (Deal).
-    cleanup = tuple(row for row in reversed(rows) if row.fate == RecordFate.LEFT_OVER)
+    cleanup = tuple(row for row in reversed(rows) if RecordFate(row.fate) in NEEDS_HANDS)
     subject = _subject(report)
     context = {
         "report": report,
@@ -80,7 +91,8 @@ def _environment(templates_dir: Path) -> Environment:
 
 def _row(line: RecordLine) -> _Row:
     url = line.url if line.url and line.url.startswith(("https://", "http://")) else None
-    return _Row(line.label, line.record_id, line.fate.value, FATE_TEXT[line.fate], url)
+    todo = line.todo or ""
+    return _Row(line.label, line.record_id, line.fate.value, FATE_TEXT[line.fate], url, todo)
 
 
 def _subject(report: FailureReport) -> str:

@@ -12,11 +12,18 @@ from typing import Protocol
 
 
 class RecordFate(enum.StrEnum):
+    """What became of one record, in the words of the step's undo (saga.definition.UndoKind)."""
+
     NOT_CREATED = "not_created"
     KEPT = "kept"  # the saga succeeded up to here and nothing asked to undo it
-    ROLLED_BACK = "rolled_back"
-    LEFT_OVER = "left_over"  # rollback could not remove it: an operator must
-    RESOLVED = "resolved_by_hand"  # an operator removed it and said so
+    ROLLED_BACK = "rolled_back"  # deleted from the CRM
+    CANCELLED = "cancelled"  # moved to a stage meaning cancelled: still in the CRM
+    LEFT_IN_PLACE = "left_in_place"  # the CRM's API cannot remove it: an operator must
+    LEFT_OVER = "left_over"  # the undo could not finish: an operator must
+    RESOLVED = "resolved_by_hand"  # an operator cleaned it up and said so
+
+
+NEEDS_HANDS = frozenset({RecordFate.LEFT_OVER, RecordFate.LEFT_IN_PLACE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +32,7 @@ class RecordLine:
     record_id: str | None
     fate: RecordFate
     url: str | None = None  # the record's page in the CRM, where the backend has one
+    todo: str | None = None  # what an operator must still do with it by hand, if anything
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +48,7 @@ class FailureReport:
 
     @property
     def left_over(self) -> tuple[RecordLine, ...]:
-        return tuple(line for line in self.records if line.fate is RecordFate.LEFT_OVER)
+        return tuple(line for line in self.records if line.fate in NEEDS_HANDS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ Pure data and typing. Must not import celery, httpx, sqlmodel or fastapi (import
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,14 @@ MARKER_PREFIX = "salesaga-"
 def marker_for(saga_id: uuid.UUID) -> str:
     """The reference stamped on every record a saga creates, so a retry can find it again."""
     return f"{MARKER_PREFIX}{saga_id}"
+
+
+class UndoKind(enum.StrEnum):
+    """What a step's undo does to its record, so people are told in those words."""
+
+    DELETE = "delete"  # the record is deleted from the CRM
+    CANCEL_STAGE = "cancel_stage"  # moved to a stage meaning cancelled: it stays in the CRM
+    NONE = "none"  # the CRM's API cannot remove it: an operator must, by hand
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +63,8 @@ class Step(Generic[In, Deps, Out]):
     of an earlier, interrupted try by the saga's marker: a retry adopts it instead of duplicating.
     `irreversible` marks a write with no undo: a rollback past it ends `needs_manual_cleanup`.
     `record` names what the output is for people ("Deal"); the output then has an `id`.
+    `undo_kind` says what the undo does to that record (None: DELETE when there is an undo,
+    NONE for an irreversible write).
     """
 
     name: str
@@ -64,13 +75,30 @@ class Step(Generic[In, Deps, Out]):
     irreversible: bool = False
     record: str | None = None
     retry: RetryPolicy | None = None  # None: the engine's default
+    undo_kind: UndoKind | None = None
+
+    @property
+    def undo_says(self) -> UndoKind | None:
+        """What the undo does to the record: None for a step that writes no record."""
+        if self.record is None:
+            return None
+        if self.undo_kind is not None:
+            return self.undo_kind
+        return UndoKind.DELETE if self.undo is not None else UndoKind.NONE
 
 
 @dataclass(frozen=True, slots=True)
 class Flow(Generic[In, Deps]):
+    """A saga definition. `backend` names the CRM backend whose adapter its steps get;
+    `input_model` is what callers send (a model with `to_input()` and `subject()`, validated
+    by the intake), `input_type` what the steps read."""
+
     name: str
     input_type: type[In]
     steps: tuple[Step[In, Deps, Any], ...]
+    backend: str = ""
+    input_model: type[Any] | None = None
+    title: str = ""  # one line for people, e.g. "Zoho CRM: Deal, Quote, Sales Order"
     undo_retry: RetryPolicy | None = None  # None: the engine's default
     deadline_s: float | None = None  # None: the engine's default
     retryable: bool = True  # may an operator resume it forward after it failed?

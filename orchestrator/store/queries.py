@@ -48,6 +48,13 @@ async def saga_status(db: AsyncEngine, saga_id: uuid.UUID) -> str | None:
     return str(value) if value is not None else None
 
 
+async def saga_error(db: AsyncEngine, saga_id: uuid.UUID) -> str | None:
+    """The error that started the saga's rollback, if any."""
+    async with db.connect() as conn:
+        value = await conn.scalar(sa.select(SAGA.c.error).where(SAGA.c.id == saga_id))
+    return str(value) if value is not None else None
+
+
 async def saga_detail(db: AsyncEngine, saga_id: uuid.UUID) -> SagaDetail | None:
     async with db.connect() as conn:
         saga = await load_saga(conn, saga_id)

@@ -1,6 +1,6 @@
 """The whole service in one test process, shaped like production: the HTTP API under uvicorn,
 a Celery worker on the real Redis broker, the Redis Stream consumer, PostgreSQL, the Zoho sandbox
-over HTTP and a real SMTP server (aiosmtpd)."""
+and OnAutomate sandboxes over HTTP and a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from orchestrator.api.app import create_app
+from orchestrator.server import create_app
 from orchestrator.settings import Settings
+from tests.onautomate_sandbox import RunningOnAutomateSandbox, running_onautomate_sandbox
 from tests.servers import serve_in_thread
 from tests.smtp_server import SmtpServer, running_smtp
 from tests.zoho_sandbox import RunningSandbox, running_sandbox
@@ -38,6 +39,7 @@ class Service:
     sandbox: RunningSandbox
     smtp: SmtpServer
     settings: Settings
+    onautomate: RunningOnAutomateSandbox
 
     def create_sales(self, body=None, **kwargs) -> httpx.Response:
         return self.api.post("/createSales", json=ORDER if body is None else body, **kwargs)
@@ -74,15 +76,21 @@ class Service:
 
 
 def e2e_settings(
-    pg_url: str, redis_url: str, sandbox: RunningSandbox, smtp: SmtpServer
+    pg_url: str,
+    redis_url: str,
+    sandbox: RunningSandbox,
+    smtp: SmtpServer,
+    onautomate: RunningOnAutomateSandbox | None = None,
 ) -> Settings:
     return Settings(
         database_url=pg_url,
         broker_url=redis_url,
         api_keys=CLIENT_KEY,
         operator_api_keys=OPERATOR_KEY,
-        zoho_accounts_url=sandbox.url,
-        zoho_api_domain=sandbox.url,
+        crms={
+            "zoho": sandbox.settings(),
+            **({"onautomate": onautomate.settings()} if onautomate else {}),
+        },
         smtp_host=smtp.host,
         smtp_port=smtp.port,
         smtp_starttls=False,
@@ -99,8 +107,9 @@ def e2e_settings(
 
 @pytest.fixture(scope="session")
 def service(pg_url, redis_url) -> Iterator[Service]:
-    with running_sandbox() as sandbox, running_smtp() as smtp:
-        settings = e2e_settings(pg_url, redis_url, sandbox, smtp)
+    with running_sandbox() as sandbox, running_smtp() as smtp, \
+            running_onautomate_sandbox() as onautomate:  # fmt: skip
+        settings = e2e_settings(pg_url, redis_url, sandbox, smtp, onautomate)
         with embedded_worker(settings, concurrency=4, sweeps=False), \
                 embedded_stream_consumer(settings):  # fmt: skip
             app = create_app(settings, dispatch)
@@ -108,12 +117,13 @@ def service(pg_url, redis_url) -> Iterator[Service]:
                 api = httpx.Client(base_url=url, headers={"x-api-key": CLIENT_KEY}, timeout=30)
                 op = httpx.Client(base_url=url, headers={"x-api-key": OPERATOR_KEY}, timeout=30)
                 with api, op:
-                    yield Service(api, op, sandbox, smtp, settings)
+                    yield Service(api, op, sandbox, smtp, settings, onautomate)
 
 
 @pytest.fixture
 def svc(service) -> Service:
     """The running service with a fresh sandbox and an empty mailbox."""
     service.sandbox.state.reset()
+    service.onautomate.state.reset()
     service.smtp.clear()
     return service

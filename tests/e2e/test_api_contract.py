@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from orchestrator.sandbox.zoho.data import INACTIVE_PRODUCT_ID
+from orchestrator.backends.zoho.sandbox.data import INACTIVE_PRODUCT_ID
 from tests.e2e.conftest import ACCOUNT_ID, CLIENT_KEY, CONTACT_ID, OPERATOR_KEY, ORDER, P1
 
 SEED_ADDRESS = {

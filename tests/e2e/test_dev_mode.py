@@ -104,3 +104,49 @@ def test_cli_acts_on_sagas_and_tails_events(dev_server):
     assert refused.returncode == 1 and "succeeded" in refused.stderr
     no_comment = salesaga(cwd, "sagas", "resolve", failed_id)
     assert no_comment.returncode != 0 and "comment" in no_comment.stderr.lower()
+
+
+def readme_payloads(after: str) -> list[dict]:
+    """The JSON bodies (`-d '…'`) of the README's curl commands posting to `after`."""
+    import re
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    pattern = re.escape(after) + r"\s[^\n]*(?:\\\n[^\n]*)*?-d '(.*?)'"
+    return [json.loads(body) for body in re.findall(pattern, text, flags=re.DOTALL)]
+
+
+def test_the_readme_onautomate_example_succeeds_and_its_fault_rolls_back(dev_server):
+    url, cwd = dev_server
+    body, other_contact = readme_payloads("http://127.0.0.1:8000/sagas")
+    (fault,) = readme_payloads("http://127.0.0.1:8000/onautomate-sandbox/__sandbox__/faults")
+    flows = httpx.get(url + "/flows", headers=CLIENT).json()["items"]
+    assert {item["flow"] for item in flows} == {"zoho.sale", "onautomate.opportunity"}
+
+    ok = httpx.post(url + "/sagas", json=body, headers=CLIENT, timeout=30)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["sagaStatus"] == "succeeded"
+
+    httpx.post(url + "/onautomate-sandbox/__sandbox__/faults", json=fault).raise_for_status()
+    failed = httpx.post(url + "/sagas", json=other_contact, headers=CLIENT, timeout=30)
+    assert failed.status_code == 500 and failed.json()["sagaStatus"] == "compensated"
+    saga_id = failed.json()["sagaId"]
+    records = httpx.get(url + "/onautomate-sandbox/__sandbox__/records").json()["opportunities"]
+    made = [o for o in records if o["name"] == body["input"]["title"]]
+    assert [o["deleted"] for o in made] == [False, True]  # the first kept, the second deleted
+
+    again = httpx.post(url + "/sagas", json=body, headers=CLIENT, timeout=30)
+    assert again.status_code == 500 and again.json()["sagaStatus"] == "failed"
+    assert "already has an opportunity" in again.json()["error"]
+
+    deadline = time.monotonic() + 10
+    mail = None
+    while mail is None and time.monotonic() < deadline:
+        mail = next((m for m in (cwd / ".salesaga" / "mail").glob("*.eml")
+                     if saga_id in m.read_text(errors="replace")), None)  # fmt: skip
+        time.sleep(0.1)
+    assert mail is not None and made[1]["id"] in mail.read_text(errors="replace")
+
+    bad = httpx.post(url + "/sagas", headers=CLIENT, timeout=30,
+                     json={**body, "input": {**body["input"], "status": "closed"}})  # fmt: skip
+    assert bad.status_code == 400
+    assert bad.json()["message"] == "input.status must be one of: open, won, lost or abandoned"

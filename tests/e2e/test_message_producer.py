@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import REDIS_URL
 from tests.e2e.conftest import ORDER, Service
 from tests.processes import BIN, clean_env
+from tests.zoho_sandbox import zoho_env
 
 PRODUCER = Path(__file__).parents[1] / "producer" / "produce.py"
 STREAM_PRODUCER = PRODUCER.with_name("produce_stream.py")
@@ -61,7 +62,7 @@ def salesaga_with(
     database_url: str, broker: str, sandbox_url: str, *args: str, cwd: Path
 ) -> subprocess.CompletedProcess[str]:
     env = clean_env(DATABASE_URL=database_url, BROKER_URL=broker,
-                    ZOHO_ACCOUNTS_URL=sandbox_url, ZOHO_API_DOMAIN=sandbox_url,
+                    **zoho_env(sandbox_url),
                     MAIL_BACKEND="sink", LOG_JSON="false")  # fmt: skip
     return subprocess.run([str(BIN / "salesaga"), "messages", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=60)  # fmt: skip

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from orchestrator.api.app import create_app
+from orchestrator.server import create_app
 from tests.conftest import PG_ADMIN_URL, scratch_database
 from tests.e2e.test_dev_mode import ORDER as ONE_LINE_ORDER
 from tests.processes import BIN, clean_env, free_port, running

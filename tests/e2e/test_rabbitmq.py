@@ -19,7 +19,7 @@ from tests.conftest import REDIS_URL, scratch_database
 from tests.e2e.conftest import ORDER
 from tests.e2e.test_message_producer import ONE_SALE, produce
 from tests.processes import BIN, clean_env, die_with_parent, stop
-from tests.zoho_sandbox import RunningSandbox, running_sandbox
+from tests.zoho_sandbox import RunningSandbox, running_sandbox, zoho_env
 
 RABBIT = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 RESULTS = REDIS_URL.rsplit("/", 1)[0] + "/11"
@@ -61,8 +61,7 @@ def rabbit(tmp_path_factory) -> Iterator[RabbitService]:
     queue = f"salesaga-rmq-{uuid.uuid4().hex[:8]}"  # this run's own: no stale worker takes it
     with scratch_database() as database_url, running_sandbox() as sandbox:
         env = clean_env(DATABASE_URL=database_url, BROKER_URL=RABBIT, RESULT_BACKEND_URL=RESULTS,
-                        CELERY_QUEUE=queue, ZOHO_ACCOUNTS_URL=sandbox.url,
-                        ZOHO_API_DOMAIN=sandbox.url, MAIL_BACKEND="sink",
+                        CELERY_QUEUE=queue, **zoho_env(sandbox.url), MAIL_BACKEND="sink",
                         MAIL_SINK_DIR=str(cwd / "mail"), RETRY_BASE_S="0.05", RETRY_CAP_S="0.3",
                         LOG_JSON="false")  # fmt: skip
         log_path = cwd / "worker.log"

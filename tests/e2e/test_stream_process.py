@@ -18,7 +18,7 @@ from tests.e2e.conftest import ORDER
 from tests.e2e.test_message_producer import ONE_SALE
 from tests.processes import BIN, clean_env, die_with_parent, stop
 from tests.tcp_proxy import tcp_proxy
-from tests.zoho_sandbox import running_sandbox
+from tests.zoho_sandbox import running_sandbox, zoho_env
 
 REDIS_10 = REDIS_URL.rsplit("/", 1)[0] + "/10"
 
@@ -33,7 +33,7 @@ def test_the_consume_command_takes_entries_written_before_it_started(tmp_path):
     with scratch_database() as database_url, running_sandbox() as sandbox:
         env = clean_env(DATABASE_URL=database_url, BROKER_URL=REDIS_10,
                         CELERY_QUEUE=f"salesaga-{uuid.uuid4().hex[:8]}",
-                        ZOHO_ACCOUNTS_URL=sandbox.url, ZOHO_API_DOMAIN=sandbox.url,
+                        **zoho_env(sandbox.url),
                         MAIL_BACKEND="sink", MAIL_SINK_DIR=str(tmp_path / "mail"),
                         STREAM_BLOCK_S="0.5", LOG_JSON="true")  # fmt: skip
         with (tmp_path / "processes.log").open("w") as log:
@@ -72,7 +72,7 @@ def test_entries_a_killed_consumer_left_pending_are_claimed_by_another_and_sold_
             tcp_proxy("127.0.0.1", 5432) as db_link:  # fmt: skip
         env = clean_env(DATABASE_URL=database_url, BROKER_URL=REDIS_10,
                         CELERY_QUEUE=f"salesaga-{uuid.uuid4().hex[:8]}",
-                        ZOHO_ACCOUNTS_URL=sandbox.url, ZOHO_API_DOMAIN=sandbox.url,
+                        **zoho_env(sandbox.url),
                         MAIL_BACKEND="sink", MAIL_SINK_DIR=str(tmp_path / "mail"),
                         STREAM_BLOCK_S="0.3", STREAM_CLAIM_IDLE_S="2", LOG_JSON="true")  # fmt: skip
         behind_link = {**env, "DATABASE_URL": database_url.replace(":5432/", f":{db_link.port}/")}

@@ -11,6 +11,8 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.faults.cluster import P1, P2, POISON, check_invariants, order
 
 SALES = 200
@@ -43,6 +45,9 @@ def chaos(cluster, stop: threading.Event, kills: list[float]) -> None:
             next_revoke = time.monotonic() + 2
 
 
+# The suite's 120 s guard is too tight for 200 sagas with worker kills on a slow machine (seen
+# here: 111-130 s); the soak's own limit is wait_terminal's 400 s.
+@pytest.mark.timeout(420)
 def test_soak(fresh, mailbox, tmp_path):
     fresh.start_worker()
     misbehave(fresh)

@@ -55,12 +55,16 @@ class Rig:
     def live(self, module: str) -> list[dict]:
         return [r for r in self.sandbox.state.records(module) if "seed" not in r["_meta"]]
 
+    @property
+    def inbox(self):
+        """Messages in through the intake; these tests advance the sagas themselves."""
+        return self.deps.inbox(lambda saga_id, delay_s=0.0: None)
+
 
 def settings_for(database_url: str, sandbox: RunningSandbox, tmp_path, **extra) -> Settings:
     return Settings(
         database_url=database_url,
-        zoho_accounts_url=sandbox.url,
-        zoho_api_domain=sandbox.url,
+        crms={"zoho": sandbox.settings()},
         mail_backend="sink",
         mail_sink_dir=str(tmp_path / "mail"),
         retry_base_s=0.05,
@@ -125,7 +129,7 @@ async def test_an_invalid_create_sales_message_is_a_dead_letter_naming_the_field
     source = f"celery:{CREATE_SALES}"
     counted = dead_letters_counted(source)
 
-    outcome = await accept(rig.deps, Message(CREATE_SALES, body))
+    outcome = await accept(rig.inbox, Message(CREATE_SALES, body))
 
     assert outcome == DeadLettered(outcome.dead_letter_id, reason)
     assert outcome.body() == {"status": "dead_letter", "deadLetterId": outcome.dead_letter_id,
@@ -163,7 +167,7 @@ BAD_STARTS = [
 @pytest.mark.parametrize(("body", "reason"), BAD_STARTS)
 async def test_an_invalid_start_saga_message_is_a_dead_letter_naming_the_field(rig, body, reason):
     body = {**body, "message_id": new_id()}
-    outcome = await accept(rig.deps, Message(START_SAGA, body))
+    outcome = await accept(rig.inbox, Message(START_SAGA, body))
     assert isinstance(outcome, DeadLettered)
     assert outcome.reason == reason
     letter = await load_dead_letter(rig.deps.db, outcome.dead_letter_id)
@@ -171,7 +175,7 @@ async def test_an_invalid_start_saga_message_is_a_dead_letter_naming_the_field(r
 
 
 async def test_positional_arguments_are_a_dead_letter_kept_with_them(rig):
-    outcome = await accept(rig.deps, Message(CREATE_SALES, {}, (ORDER,)))
+    outcome = await accept(rig.inbox, Message(CREATE_SALES, {}, (ORDER,)))
     assert outcome.reason.startswith("positional arguments are not accepted")
     letter = await load_dead_letter(rig.deps.db, outcome.dead_letter_id)
     assert json.loads(letter.payload) == {"args": [ORDER], "kwargs": {}}
@@ -179,11 +183,11 @@ async def test_positional_arguments_are_a_dead_letter_kept_with_them(rig):
 
 async def test_one_message_id_starts_one_saga_whatever_the_key_order(rig):
     message_id = new_id()
-    first = await accept(rig.deps, sale(message_id))
+    first = await accept(rig.inbox, sale(message_id))
     reordered = Message(CREATE_SALES, {"message_id": message_id, "products": ORDER["products"],
                                        "contactId": CONTACT_ID})  # fmt: skip
-    again = await accept(rig.deps, reordered)
-    as_flow = await accept(rig.deps, Message(START_SAGA, {"flow": "zoho.sale", "input": ORDER,
+    again = await accept(rig.inbox, reordered)
+    as_flow = await accept(rig.inbox, Message(START_SAGA, {"flow": "zoho.sale", "input": ORDER,
                                                           "message_id": message_id}))  # fmt: skip
 
     assert isinstance(first, Started) and not first.duplicate
@@ -192,18 +196,18 @@ async def test_one_message_id_starts_one_saga_whatever_the_key_order(rig):
     saga = await run_to_end(rig.deps, first.saga_id)
     assert saga.status is SagaStatus.SUCCEEDED
     assert saga.idempotency_key == message_key(message_id)
-    finished = await accept(rig.deps, sale(message_id))
+    finished = await accept(rig.inbox, sale(message_id))
     assert finished == Started(first.saga_id, duplicate=True, live=False)
     assert [len(rig.live(m)) for m in ("Deals", "Quotes", "Sales_Orders")] == [1, 1, 1]
 
 
 async def test_a_message_id_reused_with_another_body_is_a_dead_letter(rig):
     message_id = new_id()
-    first = await accept(rig.deps, sale(message_id))
+    first = await accept(rig.inbox, sale(message_id))
     other = sale(message_id, products=[{"productId": P2, "quantity": 9}])
 
-    outcome = await accept(rig.deps, other)
-    redelivered = await accept(rig.deps, other)
+    outcome = await accept(rig.inbox, other)
+    redelivered = await accept(rig.inbox, other)
 
     assert isinstance(first, Started)
     assert isinstance(outcome, DeadLettered) and outcome.reason == REUSED
@@ -217,7 +221,7 @@ async def test_message_ids_never_meet_http_idempotency_keys(rig):
     order = CreateSalesRequest.model_validate(ORDER).to_sale()
     for http_key in (message_id, f"msg:{message_id}"):
         await rig.deps.engine.start("zoho.sale", order, idempotency_key=http_key)
-    outcome = await accept(rig.deps, sale(message_id))
+    outcome = await accept(rig.inbox, sale(message_id))
     assert isinstance(outcome, Started) and not outcome.duplicate
     assert " " in message_key(message_id)  # an HTTP Idempotency-Key has no space
     assert len(message_key("x" * 255)) <= 255
@@ -225,7 +229,7 @@ async def test_message_ids_never_meet_http_idempotency_keys(rig):
 
 async def test_reply_to_is_kept_in_the_saga_event_log(rig):
     message_id = new_id()
-    outcome = await accept(rig.deps, sale(message_id, reply_to="orders.replies"))
+    outcome = await accept(rig.inbox, sale(message_id, reply_to="orders.replies"))
     detail = await saga_detail(rig.deps.db, outcome.saga_id)
     received = [e for e in detail.events if e["kind"] == "message.received"]
     assert len(received) == 1
@@ -236,29 +240,29 @@ async def test_reply_to_is_kept_in_the_saga_event_log(rig):
 async def test_replay_after_a_fix_starts_the_saga_once(rig):
     message_id = new_id()
     bad = sale(message_id, products=[{"productId": P1, "quantity": 0}])
-    letter_id = (await accept(rig.deps, bad)).dead_letter_id
+    letter_id = (await accept(rig.inbox, bad)).dead_letter_id
 
     with pytest.raises(ReplayRefused, match=r"still invalid: products\[0\]\.quantity must be a"):
-        await replay(rig.deps, letter_id, actor="cli:test")
+        await replay(rig.inbox, letter_id, actor="cli:test")
     with pytest.raises(ReplayRefused, match="not JSON"):
-        await replay(rig.deps, letter_id, actor="cli:test", fixed_payload="{oops")
+        await replay(rig.inbox, letter_id, actor="cli:test", fixed_payload="{oops")
     fixed = json.dumps({**bad.kwargs, "products": [{"productId": P1, "quantity": 1}]})
-    started = await replay(rig.deps, letter_id, actor="cli:test", fixed_payload=fixed)
+    started = await replay(rig.inbox, letter_id, actor="cli:test", fixed_payload=fixed)
 
     assert isinstance(started, Started) and not started.duplicate
     letter = await load_dead_letter(rig.deps.db, letter_id)
     assert (letter.status, letter.replay_saga_id) == (DeadLetterStatus.REPLAYED, started.saga_id)
     assert letter.replayed_at is not None
     with pytest.raises(ReplayRefused, match="replayed already"):
-        await replay(rig.deps, letter_id, actor="cli:test", fixed_payload=fixed)
+        await replay(rig.inbox, letter_id, actor="cli:test", fixed_payload=fixed)
     assert (await run_to_end(rig.deps, started.saga_id)).status is SagaStatus.SUCCEEDED
-    assert (await accept(rig.deps, Message(CREATE_SALES, json.loads(fixed)))).duplicate
+    assert (await accept(rig.inbox, Message(CREATE_SALES, json.loads(fixed)))).duplicate
     assert [len(rig.live(m)) for m in ("Deals", "Quotes", "Sales_Orders")] == [1, 1, 1]
 
 
 async def test_replay_of_an_unknown_dead_letter_is_refused(rig):
     with pytest.raises(ReplayRefused, match="no dead letter 999999"):
-        await replay(rig.deps, 999999, actor="cli:test")
+        await replay(rig.inbox, 999999, actor="cli:test")
 
 
 # --- through a real worker: messages Celery itself cannot decode ---------------------------

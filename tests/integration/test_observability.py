@@ -20,9 +20,9 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from orchestrator.backends.zoho.client import ZohoConfig, ZohoCrm
 from orchestrator.crm.errors import NotFound, PermanentCrmError, TransientCrmError
 from orchestrator.crm.protocol import OrderLine
-from orchestrator.crm.zoho.client import ZohoConfig, ZohoCrm
 from orchestrator.flows import FLOWS
 from orchestrator.flows.zoho_sale import ZOHO_SALE, SaleRequest
 from orchestrator.logging import configure_logging

@@ -12,7 +12,7 @@ from orchestrator.store.db import create_schema, make_engine
 from orchestrator.store.sql_store import SqlSagaStore
 from tests.fakes import FakeSalesCrm
 from tests.processes import BIN, clean_env
-from tests.zoho_sandbox import running_sandbox
+from tests.zoho_sandbox import running_sandbox, zoho_env
 
 ORDER = SaleRequest("550428000008877665", (OrderLine("550428000000111222", 1),))
 
@@ -23,8 +23,7 @@ async def test_recover_finishes_a_saga_nobody_was_told_about(sqlite_url, tmp_pat
     engine = Engine(SqlSagaStore(db), {ZOHO_SALE.name: BoundFlow(ZOHO_SALE, FakeSalesCrm({}))})
     saga = await engine.start(ZOHO_SALE.name, ORDER)  # in the table, never dispatched
     with running_sandbox() as sandbox:
-        env = clean_env(DATABASE_URL=sqlite_url, ZOHO_ACCOUNTS_URL=sandbox.url,
-                        ZOHO_API_DOMAIN=sandbox.url, MAIL_BACKEND="sink")  # fmt: skip
+        env = clean_env(DATABASE_URL=sqlite_url, **zoho_env(sandbox.url), MAIL_BACKEND="sink")
         command = [BIN / "salesaga", "recover"]
         done = await asyncio.to_thread(subprocess.run, command, cwd=tmp_path, env=env,
                                        capture_output=True, text=True, timeout=60)  # fmt: skip

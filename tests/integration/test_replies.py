@@ -17,11 +17,11 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 
+from orchestrator.backends.zoho.sandbox.faults import Fault
 from orchestrator.bootstrap import build_deps
 from orchestrator.messaging.contract import CREATE_SALES, Message
 from orchestrator.messaging.intake import Started, accept
 from orchestrator.saga.state import SagaStatus
-from orchestrator.sandbox.zoho.faults import Fault
 from orchestrator.store.models import OutboxRow
 from tests.integration.test_messages import ORDER, Rig, run_to_end, settings_for
 from tests.servers import serve_in_thread
@@ -66,7 +66,8 @@ async def rig(own_pg_url, tmp_path, receiver):
 
 async def started(deps, **changes) -> Started:
     body = {**ORDER, "message_id": f"order-{uuid.uuid4()}", **changes}
-    outcome = await accept(deps, Message(CREATE_SALES, body))
+    outcome = await accept(deps.inbox(lambda saga_id, delay_s=0.0: None),
+                           Message(CREATE_SALES, body))  # fmt: skip
     assert isinstance(outcome, Started)
     return outcome
 

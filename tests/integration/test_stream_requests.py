@@ -40,8 +40,8 @@ class StreamRig:
 
     def consumer(self, name: str = "c1", deps=None, **config) -> StreamConsumer:
         settings = {"stream": STREAM, "consumer": name, "block_s": 0.05, **config}
-        return StreamConsumer(self.client, deps or self.deps, self.dispatched.append,
-                              StreamConfig(**settings))  # fmt: skip
+        inbox = (deps or self.deps).inbox(self.dispatched.append)
+        return StreamConsumer(self.client, inbox, StreamConfig(**settings))
 
     async def add(self, message: dict | str, **fields) -> str:
         text = message if isinstance(message, str) else json.dumps(message)
@@ -150,7 +150,12 @@ async def test_a_dead_letter_from_the_stream_is_replayed_after_a_fix(rig):
     [letter] = await list_dead_letters(rig.deps.db)
 
     fixed = {"message": json.dumps({**bad, "products": [{"productId": P1, "quantity": 1}]})}
-    started = await replay(rig.deps, letter.id, actor="cli:test", fixed_payload=json.dumps(fixed))
+    started = await replay(
+        rig.deps.inbox(rig.dispatched.append),
+        letter.id,
+        actor="cli:test",
+        fixed_payload=json.dumps(fixed),
+    )
 
     assert (await load_dead_letter(rig.deps.db, letter.id)).status is DeadLetterStatus.REPLAYED
     assert (await run_to_end(rig.deps, started.saga_id)).status is SagaStatus.SUCCEEDED

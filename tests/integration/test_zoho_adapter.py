@@ -12,6 +12,15 @@ from decimal import Decimal
 
 import pytest
 
+from orchestrator.backends.zoho.client import ZohoConfig, ZohoCrm, open_zoho_crm
+from orchestrator.backends.zoho.sandbox.data import (
+    ACCOUNT_ID,
+    CONTACT_ID,
+    INACTIVE_PRODUCT_ID,
+    NO_ACCOUNT_CONTACT_ID,
+    PRODUCT_IDS,
+    SandboxState,
+)
 from orchestrator.crm.errors import (
     NotFound,
     OutcomeUnknown,
@@ -21,15 +30,6 @@ from orchestrator.crm.errors import (
 )
 from orchestrator.crm.protocol import OrderLine, PricedOrder, RecordKind, RecordRef, SalesCrm
 from orchestrator.crm.tokens import InMemoryTokenCache
-from orchestrator.crm.zoho.client import ZohoConfig, ZohoCrm, open_zoho_crm
-from orchestrator.sandbox.zoho.data import (
-    ACCOUNT_ID,
-    CONTACT_ID,
-    INACTIVE_PRODUCT_ID,
-    NO_ACCOUNT_CONTACT_ID,
-    PRODUCT_IDS,
-    SandboxState,
-)
 from tests.zoho_sandbox import RunningSandbox, running_sandbox
 
 LINES = (OrderLine(PRODUCT_IDS[0], 2), OrderLine(PRODUCT_IDS[1], 5))

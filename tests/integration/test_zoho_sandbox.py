@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.sandbox.zoho.data import (
+from orchestrator.backends.zoho.sandbox.data import (
     ACCOUNT_ID,
     CONTACT_ID,
     PRODUCT_IDS,

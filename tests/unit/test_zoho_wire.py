@@ -12,6 +12,9 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from orchestrator.backends.zoho import wire
+from orchestrator.backends.zoho.auth import ZohoAuth
+from orchestrator.backends.zoho.client import ZohoConfig
 from orchestrator.crm.errors import PermanentCrmError, RateLimited, TransientCrmError
 from orchestrator.crm.protocol import (
     Account,
@@ -22,9 +25,6 @@ from orchestrator.crm.protocol import (
     RecordKind,
 )
 from orchestrator.crm.tokens import CachedToken, InMemoryTokenCache
-from orchestrator.crm.zoho import wire
-from orchestrator.crm.zoho.auth import ZohoAuth
-from orchestrator.crm.zoho.client import ZohoConfig
 
 MARKER = "salesaga-0b7e6f52-9a0c-4c1e-8d35-6a8f2f7f1c11"
 ADDRESS = Address("Tahtalı Mah. Kiteyol Sok. No: 24", "Bursa", "Nilüfer", "16110", "Türkiye")

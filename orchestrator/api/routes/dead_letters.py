@@ -48,12 +48,10 @@ async def replay_dead_letter(
     409 with the reason when it is still invalid or was replayed already."""
     fixed = await _fixed_payload(request)
     try:
-        started = await replay(ctx.deps, dead_letter_id, actor=who.actor, fixed_payload=fixed)
+        started = await replay(ctx.inbox, dead_letter_id, actor=who.actor, fixed_payload=fixed)
     except ReplayRefused as refused:
         status = 404 if str(refused).startswith("no dead letter") else 409
         raise ApiError(status, str(refused)) from None
-    if started.live:
-        ctx.dispatch(started.saga_id)
     log.info("dead letter %d replayed by %s: saga %s", dead_letter_id, who.actor, started.saga_id)
     return {"deadLetterId": dead_letter_id, **started.body()}
 

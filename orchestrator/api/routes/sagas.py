@@ -11,21 +11,18 @@ from pydantic import BaseModel, Field, ValidationError
 
 from orchestrator.api.deps import ClientRole, ContextDep, OperatorRole
 from orchestrator.api.errors import ApiError
-from orchestrator.flows import FLOWS
-from orchestrator.notify.build import failure_report
 from orchestrator.saga.actions import Action, ActionRefused
 from orchestrator.saga.errors import SagaNotFound
-from orchestrator.saga.state import SagaState, SagaStatus
+from orchestrator.saga.state import SagaStatus
 from orchestrator.store.queries import (
-    SagaDetail,
     SagaFilter,
-    SagaPage,
     events_after,
     last_event_id,
     list_sagas,
     saga_counts,
     saga_detail,
 )
+from orchestrator.views.sagas import event_json, page_json, saga_json
 
 router = APIRouter()
 
@@ -35,7 +32,7 @@ async def get_saga(saga_id: str, ctx: ContextDep, _who: ClientRole) -> dict[str,
     detail = await saga_detail(ctx.deps.db, _saga_key(saga_id))
     if detail is None:
         raise ApiError(404, f"No saga {saga_id}.")
-    return saga_json(detail)
+    return saga_json(detail, ctx.deps.links(detail.saga.flow))
 
 
 @router.get("/sagas")
@@ -79,10 +76,6 @@ async def get_events(
     return {"items": [event_json(r) for r in rows], "latest": await last_event_id(ctx.deps.db)}
 
 
-def event_json(row: dict[str, Any]) -> dict[str, Any]:
-    return _camel(row)
-
-
 class ActionBody(BaseModel):
     comment: Annotated[str | None, Field(max_length=2000)] = None
 
@@ -106,7 +99,7 @@ async def act_on_saga(
         ctx.dispatch(key)
     detail = await saga_detail(ctx.deps.db, key)
     assert detail is not None
-    return saga_json(detail)
+    return saga_json(detail, ctx.deps.links(detail.saga.flow))
 
 
 async def _comment(request: Request) -> str | None:
@@ -135,76 +128,3 @@ def _when(value: str | None, field: str) -> datetime | None:
     except ValueError:
         raise ApiError(400, f"{field} must be an ISO 8601 date or time", field=field) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def page_json(page: SagaPage) -> dict[str, Any]:
-    items = [{**_camel(row), "id": str(row["id"])} for row in page.items]
-    return {"items": items, "nextCursor": page.next_cursor}
-
-
-def saga_json(detail: SagaDetail) -> dict[str, Any]:
-    saga = detail.saga
-    return {
-        "id": str(saga.id),
-        "flow": saga.flow,
-        "status": saga.status.value,
-        "error": saga.error,
-        "failedStep": saga.failed_step,
-        "contactId": saga.subject,
-        "messageId": saga.message_id,
-        "replyTo": saga.reply_to,
-        "createdAt": _iso(saga.created_at),
-        "updatedAt": _iso(saga.updated_at),
-        "finishedAt": _iso(saga.finished_at),
-        "records": _records(saga),
-        "steps": [_step(step) for step in saga.steps],
-        "events": [_camel(event, drop=("saga_id",)) for event in detail.events],
-        "notifications": [
-            _camel(mail, drop=("saga_id", "body_text")) for mail in detail.notifications
-        ],
-    }
-
-
-def _records(saga: SagaState) -> list[dict[str, Any]]:
-    flow = FLOWS.get(saga.flow)
-    if flow is None:
-        return []
-    report = failure_report(saga, flow)
-    return [
-        {"record": line.label.removesuffix(" ID"), "id": line.record_id, "fate": line.fate.value}
-        for line in report.records
-        if line.record_id is not None
-    ]
-
-
-def _step(step: Any) -> dict[str, Any]:
-    output = step.output if isinstance(step.output, dict) else {}
-    return {
-        "index": step.index,
-        "name": step.name,
-        "status": step.status.value,
-        "attempts": step.attempts,
-        "undoAttempts": step.undo_attempts,
-        "recordId": output.get("id") if "kind" in output else None,
-        "error": step.error,
-        "errorCode": step.error_code,
-        "startedAt": _iso(step.started_at),
-        "finishedAt": _iso(step.finished_at),
-    }
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _camel(row: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        if key in drop:
-            continue
-        head, *rest = key.split("_")
-        name = head + "".join(part.title() for part in rest)
-        out[name] = value.isoformat() if hasattr(value, "isoformat") else value
-        if isinstance(value, uuid.UUID):
-            out[name] = str(value)
-    return out

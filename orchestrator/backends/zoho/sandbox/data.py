@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from orchestrator.sandbox.zoho.faults import FaultPlan
+from orchestrator.backends.zoho.sandbox.faults import FaultPlan
 
 Record = dict[str, Any]
 

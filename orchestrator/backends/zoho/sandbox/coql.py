@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from orchestrator.sandbox.zoho.data import Record
+from orchestrator.backends.zoho.sandbox.data import Record
 
 
 def comparable(value: object) -> str:

@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from orchestrator.backends.zoho import wire
+from orchestrator.backends.zoho.auth import ZohoAuth
 from orchestrator.crm.errors import NotFound, OutcomeUnknown, PermanentCrmError, TransientCrmError
 from orchestrator.crm.protocol import (
     Account,
@@ -27,8 +29,6 @@ from orchestrator.crm.protocol import (
     RecordRef,
 )
 from orchestrator.crm.tokens import TokenCache
-from orchestrator.crm.zoho import wire
-from orchestrator.crm.zoho.auth import ZohoAuth
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +47,7 @@ class ZohoConfig:
     deal_stage: str = "Qualification"
     deal_pipeline: str = ""  # "" = the org has no pipelines on Deals
     closing_days: int = 30  # Closing_Date = today + closing_days
+    record_url: str = ""  # a template with {module} and {id}; "" = no links
 
     @property
     def base_url(self) -> str:
@@ -54,7 +55,8 @@ class ZohoConfig:
 
 
 CallObserver = Callable[[str, str, int | None, float], None]
-"""Told of every API call: (method, path, HTTP status or None without an answer, seconds)."""
+"""Told of every API call: (method, path, HTTP status or None without an answer, seconds).
+The same shape as orchestrator.backends.base.CallObserver."""
 
 
 async def open_zoho_crm(
@@ -109,9 +111,11 @@ class ZohoCrm:
             await self._token_http.aclose()
 
     def record_url(self, ref: RecordRef) -> str | None:
-        """A link to the record in the CRM's UI; unknown for Zoho (org-specific), so None."""
-        del ref
-        return None
+        """A link to the record in Zoho's UI: org-specific, so only with ZOHO_RECORD_URL."""
+        module = wire.MODULES.get(RecordKind(ref.kind)) if ref.kind in _KINDS else None
+        if not self._config.record_url or module is None:
+            return None
+        return self._config.record_url.format(module=module, id=ref.id)
 
     # --- ContactDirectory -----------------------------------------------------------------------
 
@@ -165,20 +169,22 @@ class ZohoCrm:
 
     # --- CrmRecords -----------------------------------------------------------------------------
 
-    async def find(self, kind: RecordKind, marker: str) -> RecordRef | None:
+    async def find(self, kind: str, marker: str) -> RecordRef | None:
         """The record whose name field is exactly the one create_* wrote for `marker`.
 
         A COQL query, not the search API: search lags writes (a record created a moment ago
         may answer 204), COQL reads live records, so a redelivered step finds what the earlier
         attempt created. Needs the OAuth scope ZohoCRM.coql.READ."""
-        response = await self._send("POST", wire.COQL_PATH, json=wire.find_query(kind, marker))
-        record_id = wire.found_id(response, kind, marker)
+        zoho_kind = RecordKind(kind)
+        body = wire.find_query(zoho_kind, marker)
+        response = await self._send("POST", wire.COQL_PATH, json=body)
+        record_id = wire.found_id(response, zoho_kind, marker)
         return None if record_id is None else RecordRef(kind, record_id)
 
     async def delete_if_present(self, record: RecordRef) -> None:
         """Delete; Zoho's INVALID_DATA ("record not deleted": already gone) counts as done once
         a read confirms the record is gone. Raises PermanentCrmError when it is still there."""
-        module = wire.MODULES[record.kind]
+        module = wire.MODULES[RecordKind(record.kind)]
         path = f"/{module}/{record.id}"
         try:
             wire.written_id(await self._send("DELETE", path, params={"wf_trigger": "false"}))
@@ -242,6 +248,8 @@ class ZohoCrm:
             raise wire.crm_error(response)
         return response
 
+
+_KINDS = frozenset(RecordKind)
 
 # Failures before the request left this process: the CRM cannot have applied it.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)

@@ -124,9 +124,14 @@ async def _replayed(settings: Settings, dead_letter_id: int, fixed: str | None) 
     deps = await build_deps(settings)
     try:
         actor = f"cli:{getpass.getuser()}"
-        started = await replay_letter(deps, dead_letter_id, actor=actor, fixed_payload=fixed)
+        inbox = deps.inbox(_no_dispatch)  # hand_over below sends it (or runs it here)
+        started = await replay_letter(inbox, dead_letter_id, actor=actor, fixed_payload=fixed)
         if started.live:
             await hand_over(settings, deps.engine, started.saga_id)
     finally:
         await deps.aclose()
     return {"deadLetterId": dead_letter_id, **started.body()}
+
+
+def _no_dispatch(saga_id: Any, delay_s: float = 0.0) -> None:
+    del saga_id, delay_s

@@ -11,9 +11,9 @@ from collections.abc import AsyncGenerator, Generator
 
 import httpx
 
+from orchestrator.backends.zoho import wire
 from orchestrator.crm.errors import TransientCrmError
 from orchestrator.crm.tokens import CachedToken, TokenCache
-from orchestrator.crm.zoho import wire
 
 HEADER_PREFIX = "Zoho-oauthtoken "
 

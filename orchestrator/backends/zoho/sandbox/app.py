@@ -34,9 +34,15 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from orchestrator.sandbox.zoho.coql import CoqlError, comparable, coql_filter, field_of, parse_coql
-from orchestrator.sandbox.zoho.data import MODULES, Record, SandboxState
-from orchestrator.sandbox.zoho.faults import Fault, Operation, fault_reply
+from orchestrator.backends.zoho.sandbox.coql import (
+    CoqlError,
+    comparable,
+    coql_filter,
+    field_of,
+    parse_coql,
+)
+from orchestrator.backends.zoho.sandbox.data import MODULES, Record, SandboxState
+from orchestrator.backends.zoho.sandbox.faults import Fault, Operation, fault_reply
 
 JSON_TYPE = "application/json;charset=utf-8"
 MAX_RECORDS = 100

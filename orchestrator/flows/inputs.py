@@ -1,0 +1,29 @@
+"""What a caller sends to start a flow: a pydantic model per flow, in the seed's field names.
+
+The intake (orchestrator/intake/) validates a request body or message against the flow's model,
+names the first bad field in the error, and hands `to_input()` to the engine. pydantic is a data
+library, not a framework: flows may use it (import-linter forbids only frameworks and I/O).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+# An id as CRMs hand them out: letters, digits, '-' and '_'.
+Id = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class FlowInput(BaseModel):
+    """Base of every flow's input model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def to_input(self) -> Any:
+        """The value the flow's steps read (its `input_type`)."""
+        raise NotImplementedError
+
+    def subject(self) -> str | None:
+        """Who or what the saga is about, for lists and search (a contact id, an e-mail)."""
+        return None

@@ -1,0 +1,17 @@
+"""The one way in for every entry point: validation, idempotency, dispatch (core.py)."""
+
+from __future__ import annotations
+
+from orchestrator.intake.core import Intake, InvalidInput, KeyReused, Parsed, Started
+from orchestrator.intake.validation import KEY_PATTERN, describe_validation, request_digest
+
+__all__ = [
+    "KEY_PATTERN",
+    "Intake",
+    "InvalidInput",
+    "KeyReused",
+    "Parsed",
+    "Started",
+    "describe_validation",
+    "request_digest",
+]

@@ -1,0 +1,60 @@
+"""`salesaga serve` and `worker` as an operator starts them: a backend is used only when its
+settings are complete, partial settings refuse to start naming the variable, and no sandbox is
+served unless CRM_SANDBOX asks for it."""
+
+from __future__ import annotations
+
+import subprocess
+
+import httpx
+
+from tests.processes import BIN, clean_env, free_port, running
+
+
+def start(*command: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([BIN / "salesaga", *command], env=clean_env(**env),
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_partial_settings_refuse_to_start_naming_the_missing_variable(tmp_path):
+    for command in (("serve",), ("worker", "--no-beat")):
+        done = start(*command, DATABASE_URL=f"sqlite:///{tmp_path}/s.db", CRM_SANDBOX="false",
+                     ZOHO_CLIENT_ID="id", ZOHO_CLIENT_SECRET="very-secret-value")  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert "ZOHO_REFRESH_TOKEN not set" in done.stderr
+        assert "very-secret-value" not in done.stderr + done.stdout
+
+
+def test_serve_without_settings_serves_no_sandbox_and_runs_no_flow(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/s.db", CRM_SANDBOX="false",
+                    API_KEYS="k", PORT=str(port))  # fmt: skip
+    with running([[BIN / "salesaga", "serve"]], cwd=tmp_path, env=env, url=url):
+        headers = {"x-api-key": "k"}
+        assert httpx.get(url + "/zoho-sandbox/__sandbox__/records").status_code == 404
+        assert httpx.get(url + "/onautomate-sandbox/__sandbox__/records").status_code == 404
+        assert httpx.get(url + "/flows", headers=headers).json() == {"items": []}
+        sale = httpx.post(url + "/createSales", headers=headers, json={"contactId": "1",
+                          "products": [{"productId": "2", "quantity": 1}]})  # fmt: skip
+        assert sale.status_code == 503
+        other = httpx.post(url + "/sagas", headers=headers,
+                           json={"flow": "onautomate.opportunity", "input": {}})  # fmt: skip
+        assert other.status_code == 400
+        assert "not available on this service" in other.json()["message"]
+    assert "no CRM backend is configured" in (tmp_path / "processes.log").read_text()
+
+
+def test_crm_sandbox_serves_the_sandboxes_with_a_warning(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/s.db", CRM_SANDBOX="true",
+                    API_KEYS="k", PORT=str(port))  # fmt: skip
+    with running([[BIN / "salesaga", "serve"]], cwd=tmp_path, env=env, url=url):
+        assert httpx.get(url + "/zoho-sandbox/__sandbox__/records").status_code == 200
+        assert httpx.get(url + "/onautomate-sandbox/__sandbox__/records").status_code == 200
+        flows = httpx.get(url + "/flows", headers={"x-api-key": "k"}).json()["items"]
+        assert {item["flow"] for item in flows} == {"zoho.sale", "onautomate.opportunity"}
+    log = (tmp_path / "processes.log").read_text()
+    assert "OnAutomate runs against its built-in sandbox (CRM_SANDBOX)" in log
+    assert "CRM sandbox for Zoho CRM mounted at /zoho-sandbox" in log

@@ -1,0 +1,80 @@
+"""Backends as plug-ins: which are used, which refuse to start, which run on their sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.backends import BACKENDS
+from orchestrator.backends.zoho.settings import ZohoSettings
+from orchestrator.bootstrap import BackendMisconfigured, plan_backends
+from orchestrator.flows import FLOWS
+from orchestrator.settings import Settings
+
+ZOHO_VARS = ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN")
+
+
+@pytest.fixture(autouse=True)
+def no_crm_environment(monkeypatch):
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("ZOHO_", "ONAUTOMATE_", "CRM_")):
+            monkeypatch.delenv(name)
+
+
+def modes(settings: Settings) -> dict[str, str]:
+    return {plan.backend.name: plan.mode for plan in plan_backends(settings)}
+
+
+def test_every_flow_names_a_registered_backend():
+    names = {backend.name for backend in BACKENDS}
+    assert {flow.backend for flow in FLOWS.values()} <= names | {"onautomate"}
+
+
+def test_without_settings_a_backend_is_off_and_no_sandbox_is_used():
+    assert set(modes(Settings()).values()) == {"off"}
+
+
+def test_crm_sandbox_runs_every_backend_without_settings_on_its_sandbox():
+    settings = Settings(crm_sandbox=True, port=8123)
+    assert set(modes(settings).values()) == {"sandbox"}
+    zoho = next(p for p in plan_backends(settings) if p.backend.name == "zoho")
+    assert zoho.settings.api_domain == "http://127.0.0.1:8123/zoho-sandbox"
+
+
+def test_complete_settings_are_used_even_with_the_sandbox_on(monkeypatch):
+    for name in ZOHO_VARS:
+        monkeypatch.setenv(name, "x")
+    assert modes(Settings(crm_sandbox=True))["zoho"] == "crm"
+
+
+@pytest.mark.parametrize("given", [("ZOHO_CLIENT_ID",), ("ZOHO_CLIENT_ID", "ZOHO_REFRESH_TOKEN"),
+                                   ("ZOHO_API_DOMAIN",)])  # fmt: skip
+def test_partial_settings_refuse_naming_what_is_missing(monkeypatch, given):
+    for name in given:
+        monkeypatch.setenv(name, "https://x" if name.endswith("DOMAIN") else "x")
+    with pytest.raises(BackendMisconfigured) as refused:
+        plan_backends(Settings(crm_sandbox=True))
+    missing = [name for name in ZOHO_VARS if name not in given]
+    assert f"Zoho CRM: {', '.join(missing)} not set" in str(refused.value)
+
+
+def test_settings_objects_given_in_crms_win_over_the_environment(monkeypatch):
+    monkeypatch.setenv("ZOHO_CLIENT_ID", "partial")
+    given = ZohoSettings(client_id="a", client_secret="b", refresh_token="c")
+    assert modes(Settings(crms={"zoho": given}))["zoho"] == "crm"
+
+
+def test_a_secret_is_not_in_the_refusal(monkeypatch):
+    monkeypatch.setenv("ZOHO_CLIENT_SECRET", "s3cr3t-value")
+    with pytest.raises(BackendMisconfigured) as refused:
+        plan_backends(Settings())
+    assert "s3cr3t-value" not in str(refused.value)
+
+
+def test_timeouts_alone_are_not_partial_settings_and_the_sandbox_keeps_them(monkeypatch):
+    monkeypatch.setenv("ZOHO_READ_TIMEOUT_S", "2")
+    assert modes(Settings())["zoho"] == "off"
+    (zoho,) = [p for p in plan_backends(Settings(crm_sandbox=True)) if p.backend.name == "zoho"]
+    assert zoho.settings.read_timeout_s == 2.0
+    assert zoho.settings.client_id == "sandbox-client"

@@ -1,0 +1,92 @@
+"""The one intake: every flow's input checked by its model, errors naming the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.flows import FLOWS
+from orchestrator.flows.onautomate_opportunity import OpportunityRequest
+from orchestrator.intake import InvalidInput
+from orchestrator.intake.core import parse_start
+
+OPPORTUNITY = {"title": "First Opp", "stageId": "7915dedc", "status": "open",
+               "email": "elon@musk.com"}  # fmt: skip
+ONLY_ZOHO = {"zoho.sale": FLOWS["zoho.sale"]}
+
+
+def parse(flow, body, flows=FLOWS):
+    return parse_start(flows, FLOWS, flow, body, where="input.")
+
+
+def refusal(flow, body, flows=FLOWS) -> tuple[str, str]:
+    with pytest.raises(InvalidInput) as caught:
+        parse(flow, body, flows)
+    return caught.value.field, caught.value.message
+
+
+def test_a_valid_opportunity_becomes_the_flow_input_with_its_subject():
+    parsed = parse("onautomate.opportunity", {**OPPORTUNITY, "monetaryValue": 122.22,
+                                              "tags": ["a"], "finalStatus": "won"})  # fmt: skip
+    assert parsed.flow == "onautomate.opportunity" and parsed.subject == "elon@musk.com"
+    assert isinstance(parsed.input, OpportunityRequest)
+    assert parsed.input.new.title == "First Opp" and parsed.input.final_status == "won"
+    assert str(parsed.input.new.monetary_value) == "122.22"
+
+
+def test_the_same_input_in_another_key_order_has_the_same_digest():
+    reordered = dict(reversed(list(OPPORTUNITY.items())))
+    assert (
+        parse("onautomate.opportunity", OPPORTUNITY).digest
+        == parse("onautomate.opportunity", reordered).digest
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({k: v for k, v in OPPORTUNITY.items() if k != "title"}, "input.title",
+         "input.title is required"),
+        ({**OPPORTUNITY, "status": "closed"}, "input.status",
+         "input.status must be one of: open, won, lost or abandoned"),
+        ({**OPPORTUNITY, "finalStatus": "done"}, "input.finalStatus",
+         "input.finalStatus must be one of: open, won, lost or abandoned"),
+        ({**OPPORTUNITY, "monetaryValue": "lots"}, "input.monetaryValue",
+         "input.monetaryValue must be a number"),
+        ({**OPPORTUNITY, "email": "not-mail"}, "input.email",
+         "input.email must be an e-mail address"),
+        ({**OPPORTUNITY, "titel": "typo"}, "input.titel",
+         "input.titel is not a field of this flow's input"),
+        ({**OPPORTUNITY, "tags": "a"}, "input.tags", "input.tags must be an array"),
+        ({"title": "T", "stageId": "S", "status": "open"}, "input",
+         "input must name a contact: contactId or email (or phone when both are empty)"),
+    ],
+)  # fmt: skip
+def test_a_bad_opportunity_input_names_the_field(body, field, message):
+    assert refusal("onautomate.opportunity", body) == (field, message)
+
+
+def test_an_unknown_flow_names_the_flows_there_are():
+    field, message = refusal("hubspot.deal", {})
+    assert field == "flow"
+    assert message == ("flow must be one of: onautomate.opportunity, zoho.sale "
+                       "(got 'hubspot.deal')")  # fmt: skip
+
+
+def test_a_known_flow_whose_backend_is_off_says_so():
+    assert refusal("onautomate.opportunity", OPPORTUNITY, ONLY_ZOHO) == (
+        "flow",
+        "flow onautomate.opportunity is not available on this service: its backend onautomate "
+        "is not configured",
+    )
+
+
+def test_input_must_be_an_object():
+    assert refusal("zoho.sale", ["x"]) == ("input", "input must be a JSON object")
+
+
+def test_the_zoho_sale_keeps_the_plg_api_messages():
+    field, message = refusal("zoho.sale", {"contactId": "C1", "products": []})
+    assert (field, message) == (
+        "input.products",
+        "input.products must contain at least one product",
+    )
