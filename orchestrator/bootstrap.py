@@ -8,11 +8,10 @@ CRM_SANDBOX is on), and each flow of orchestrator/flows is bound to its backend'
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,6 +20,7 @@ from orchestrator.backends.base import BackendSettings, CrmAdapter, CrmBackend, 
 from orchestrator.crm.records import RecordRef
 from orchestrator.flows import FLOWS, PLG_FLOW
 from orchestrator.intake import Intake
+from orchestrator.intake.core import Dispatch
 from orchestrator.messaging.intake import Inbox
 from orchestrator.messaging.replies import Replies, open_replies
 from orchestrator.notify.build import RecordUrl
@@ -41,11 +41,9 @@ from orchestrator.store.token_cache import SqlTokenCache
 log = logging.getLogger(__name__)
 
 
-class Dispatcher(Protocol):
-    def __call__(self, saga_id: uuid.UUID, delay_s: float = 0.0) -> None:
-        """Ask a worker to advance the saga (after a delay). Losing this message loses nothing:
-        recovery finds the saga in the table."""
-        ...
+# Ask a worker to advance the saga (after a delay). Losing this message loses nothing:
+# recovery finds the saga in the table.
+Dispatcher = Dispatch
 
 
 class BackendMisconfigured(Exception):

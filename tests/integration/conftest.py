@@ -1,4 +1,4 @@
-"""One Zoho sandbox server per test module, reset to its seed for each test."""
+"""One sandbox server per test module (Zoho, OnAutomate), reset to its seed for each test."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.onautomate_sandbox import RunningOnAutomateSandbox, running_onautomate_sandbox
 from tests.zoho_sandbox import RunningSandbox, running_sandbox
 
 
@@ -19,3 +20,15 @@ def server() -> Iterator[RunningSandbox]:
 def sandbox(server: RunningSandbox) -> RunningSandbox:
     server.state.reset()
     return server
+
+
+@pytest.fixture(scope="module")
+def onautomate_server() -> Iterator[RunningOnAutomateSandbox]:
+    with running_onautomate_sandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def onautomate(onautomate_server: RunningOnAutomateSandbox) -> RunningOnAutomateSandbox:
+    onautomate_server.state.reset()
+    return onautomate_server

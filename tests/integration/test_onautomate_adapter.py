@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -49,18 +49,6 @@ from tests.onautomate_sandbox import RunningOnAutomateSandbox, running_onautomat
 Call = tuple[str, str, int | None]
 ONE = "/v1/pipelines/{p}/opportunities/{id}"
 LIST = "/v1/pipelines/{p}/opportunities"
-
-
-@pytest.fixture(scope="module")
-def onautomate_server() -> Iterator[RunningOnAutomateSandbox]:
-    with running_onautomate_sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def onautomate(onautomate_server: RunningOnAutomateSandbox) -> RunningOnAutomateSandbox:
-    onautomate_server.state.reset()
-    return onautomate_server
 
 
 @pytest.fixture

@@ -58,18 +58,6 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 @pytest.fixture(scope="module")
-def onautomate_server() -> Iterator[RunningOnAutomateSandbox]:
-    with running_onautomate_sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def onautomate(onautomate_server: RunningOnAutomateSandbox) -> RunningOnAutomateSandbox:
-    onautomate_server.state.reset()
-    return onautomate_server
-
-
-@pytest.fixture(scope="module")
 def clients(
     onautomate_server: RunningOnAutomateSandbox,
 ) -> Iterator[tuple[httpx.Client, httpx.Client]]:

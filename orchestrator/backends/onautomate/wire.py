@@ -45,14 +45,13 @@ TransientCrmError for a read; a create answered 2xx without an id → OutcomeUnk
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from orchestrator.backends.http import retry_after_s
 from orchestrator.crm.errors import (
     CrmError,
     DuplicateRecord,
@@ -294,20 +293,3 @@ def _field_errors(body: object) -> list[tuple[str, str, str | None]]:
         else:
             errors.append((str(field), str(entry), None))
     return errors
-
-
-def retry_after_s(value: str | None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date."""
-    if value is None or not value.strip():
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from orchestrator.backends.http import retry_after_s
 from orchestrator.crm.errors import (
     CrmError,
     PermanentCrmError,
@@ -361,20 +361,3 @@ def _error_fields(body: object, status: int) -> tuple[str | None, str]:
         where = details.get("json_path") or details["api_name"]
         message = f"{message}: field {details['api_name']} ({where})"
     return code, message
-
-
-def retry_after_s(value: str | None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date."""
-    if value is None or not value.strip():
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -17,12 +17,12 @@ body `""` without doing the call: an acknowledged write that did not happen.
 
 from __future__ import annotations
 
-import random
-import threading
 from http import HTTPStatus
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from orchestrator.backends.sandbox_faults import FaultQueue, SandboxFault
 
 Operation = Literal["list", "get", "create", "update", "status", "delete"]
 
@@ -35,13 +35,12 @@ DEFAULT_MESSAGES = {
 }
 
 
-class Fault(BaseModel):
+class Fault(SandboxFault):
     """One scripted misbehaviour. Without `status` or `error_body` it only delays."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     operation: Operation | None = None  # None: any operation
-    times: int = Field(default=1, ge=1)  # triggered calls it applies to
     status: int | None = Field(default=None, ge=400, le=599)
     message: str | None = None  # the `msg`, or the 422 entry's message
     field: str = "title"  # 422: the field the entry is under
@@ -49,9 +48,6 @@ class Fault(BaseModel):
     retry_after: str | None = None  # sent as the Retry-After header
     error_body: bool = False  # answer HTTP 200 {"msg": message or "Bad Request"}
     noop: bool = False  # delete / status only: answer 200 "" (success) and change nothing
-    delay_s: float = Field(default=0.0, ge=0.0, le=120.0)
-    probability: float = Field(default=1.0, gt=0.0, le=1.0)  # chance a matching call triggers
-    body_contains: str | None = Field(default=None, min_length=1)  # in body, path or query
 
     @model_validator(mode="after")
     def _does_something(self) -> Fault:
@@ -69,25 +65,12 @@ class Fault(BaseModel):
         return self.status is not None or self.error_body or self.noop
 
     def matches(self, operation: Operation, seen: bytes = b"") -> bool:
-        return (self.operation is None or self.operation == operation) and (
-            self.body_contains is None or self.body_contains.encode() in seen
-        )
-
-    def triggers(self) -> bool:
-        """One draw of `random.random()` (seed `random` for a repeatable run)."""
-        return self.probability >= 1.0 or random.random() < self.probability
+        """`seen`: the raw body, path and query of the call (body_contains looks in all)."""
+        return (self.operation is None or self.operation == operation) and self.matches_body(seen)
 
 
-class FaultPlan:
-    """The pending faults, consumed in the order they were added (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: list[tuple[Fault, int]] = []  # fault, triggered calls it still applies to
-
-    def add(self, fault: Fault) -> None:
-        with self._lock:
-            self._pending.append((fault, fault.times))
+class FaultPlan(FaultQueue[Fault]):
+    """The pending faults of the OnAutomate sandbox, with shortcuts for the usual ones."""
 
     def fail(self, operation: Operation | None, *, status: int, **fields: Any) -> None:
         """The next triggered call(s) of `operation` answer `status` (other Fault fields by
@@ -107,25 +90,8 @@ class FaultPlan:
         self.add(Fault(operation=operation, delay_s=seconds, **fields))
 
     def take(self, operation: Operation, seen: bytes = b"") -> Fault | None:
-        """The first pending fault that matches this call and triggers, counting the call
-        against it; a matching fault that does not trigger is left as it was."""
-        with self._lock:
-            for index, (fault, left) in enumerate(self._pending):
-                if fault.matches(operation, seen) and fault.triggers():
-                    if left > 1:
-                        self._pending[index] = (fault, left - 1)
-                    else:
-                        del self._pending[index]
-                    return fault
-        return None
-
-    def pending(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [fault.model_dump() | {"remaining": left} for fault, left in self._pending]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._pending.clear()
+        """The first pending fault that matches this call and triggers (counted)."""
+        return self.take_first(lambda fault: fault.matches(operation, seen))
 
 
 def fault_reply(fault: Fault) -> tuple[int, object, dict[str, str]]:

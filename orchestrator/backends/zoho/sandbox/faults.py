@@ -12,11 +12,11 @@ the call is served or fails, i.e. before a record would be stored.
 
 from __future__ import annotations
 
-import random
-import threading
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from orchestrator.backends.sandbox_faults import FaultQueue, SandboxFault
 
 Operation = Literal["create", "get", "delete", "search", "query"]
 
@@ -38,22 +38,18 @@ DEFAULT_MESSAGES = {
 }
 
 
-class Fault(BaseModel):
+class Fault(SandboxFault):
     """One scripted misbehaviour. `status` None means "delay only, then serve normally"."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     module: str | None = None  # None: any module
     operation: Operation | None = None  # None: any operation
-    times: int = Field(default=1, ge=1)  # triggered calls it applies to
     status: int | None = Field(default=None, ge=400, le=599)
     code: str | None = None  # default from the status: 500 INTERNAL_ERROR, 429 TOO_MANY_REQUESTS …
     message: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
     retry_after: str | None = None  # sent as the Retry-After header (429)
-    delay_s: float = Field(default=0.0, ge=0.0, le=120.0)
-    probability: float = Field(default=1.0, gt=0.0, le=1.0)  # chance a matching call triggers
-    body_contains: str | None = Field(default=None, min_length=1)  # in the raw body (UTF-8)
 
     @model_validator(mode="after")
     def _does_something(self) -> Fault:
@@ -65,24 +61,12 @@ class Fault(BaseModel):
         return (
             (self.module is None or self.module == module)
             and (self.operation is None or self.operation == operation)
-            and (self.body_contains is None or self.body_contains.encode() in body)
+            and self.matches_body(body)
         )
 
-    def triggers(self) -> bool:
-        """One draw of `random.random()` (seed `random` for a repeatable run)."""
-        return self.probability >= 1.0 or random.random() < self.probability
 
-
-class FaultPlan:
-    """The pending faults, consumed in the order they were added (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: list[tuple[Fault, int]] = []  # fault, triggered calls it still applies to
-
-    def add(self, fault: Fault) -> None:
-        with self._lock:
-            self._pending.append((fault, fault.times))
+class FaultPlan(FaultQueue[Fault]):
+    """The pending faults of the Zoho sandbox, with shortcuts for the usual ones."""
 
     def fail(
         self,
@@ -136,25 +120,8 @@ class FaultPlan:
         )
 
     def take(self, module: str, operation: Operation, body: bytes = b"") -> Fault | None:
-        """The first pending fault that matches this call and triggers, counting the call
-        against it; a matching fault that does not trigger is left as it was."""
-        with self._lock:
-            for index, (fault, left) in enumerate(self._pending):
-                if fault.matches(module, operation, body) and fault.triggers():
-                    if left > 1:
-                        self._pending[index] = (fault, left - 1)
-                    else:
-                        del self._pending[index]
-                    return fault
-        return None
-
-    def pending(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [fault.model_dump() | {"remaining": left} for fault, left in self._pending]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._pending.clear()
+        """The first pending fault that matches this call and triggers (counted)."""
+        return self.take_first(lambda fault: fault.matches(module, operation, body))
 
 
 def fault_reply(fault: Fault) -> tuple[int, dict[str, Any], dict[str, str]]:
