@@ -106,7 +106,8 @@ class Deps:
 
     def intake(self, dispatch: Dispatcher) -> Intake:
         """The one way in: validation, idempotency and dispatch for every entry point."""
-        return Intake(self.engine, self.store, self.flows, FLOWS, dispatch)
+        adapters = {name: self.crms[flow.backend] for name, flow in self.flows.items()}
+        return Intake(self.engine, self.store, self.flows, FLOWS, dispatch, adapters)
 
     def inbox(self, dispatch: Dispatcher) -> Inbox:
         """Queue messages in: the intake plus dead letters and reply routes."""

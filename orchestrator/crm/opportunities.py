@@ -53,6 +53,11 @@ class Opportunity:
 
 
 class OpportunityPipelines(Deletable, Protocol):
+    def pipeline_for(self, new: NewOpportunity) -> str | None:
+        """The pipeline a create of `new` goes to (its own, else the service's default);
+        None when there is none."""
+        ...
+
     async def create_opportunity(self, new: NewOpportunity, *, marker: str) -> ScopedRef:
         """Create it, stamped with `marker`. PermanentCrmError with the CRM's field errors on a
         422; DuplicateRecord when the contact already has an opportunity in the pipeline."""

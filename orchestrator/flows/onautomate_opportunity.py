@@ -127,6 +127,12 @@ async def move_to_final(ctx: Ctx, crm: OpportunityPipelines) -> Moved:
     return Moved(seen.stage_id, seen.status)
 
 
+def _admit(request: OpportunityRequest, crm: OpportunityPipelines) -> tuple[str, str] | None:
+    if crm.pipeline_for(request.new) is None:
+        return "pipelineId", "is required: this service has no default pipeline"
+    return None
+
+
 def _describe(request: OpportunityRequest) -> str:
     new = request.new
     who = new.contact_id or new.email or new.phone or "?"
@@ -153,4 +159,5 @@ ONAUTOMATE_OPPORTUNITY: Flow[OpportunityRequest, OpportunityPipelines] = Flow(
         Step("move_to_final", move_to_final, Moved),
     ),
     describe=_describe,
+    admit=_admit,
 )

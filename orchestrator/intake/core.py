@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -75,10 +75,19 @@ class Intake:
     flows: Mapping[str, Flow[Any, Any]]  # the flows this service can run (backend in use)
     catalogue: Mapping[str, Flow[Any, Any]]  # every flow salesaga knows
     dispatch: Dispatch
+    adapters: Mapping[str, Any] = field(default_factory=dict)  # flow name → its adapter
 
     def parse(self, flow_name: object, body: object, *, where: str = "input.") -> Parsed:
         """parse_start over the flows this service runs."""
-        return parse_start(self.flows, self.catalogue, flow_name, body, where=where)
+        parsed = parse_start(self.flows, self.catalogue, flow_name, body, where=where)
+        flow = self.flows[parsed.flow]
+        adapter = self.adapters.get(parsed.flow)
+        if flow.admit is not None and adapter is not None:
+            refused = flow.admit(parsed.input, adapter)
+            if refused is not None:
+                name, why = refused
+                raise InvalidInput(f"{where}{name}", f"{where}{name} {why}")
+        return parsed
 
     async def start(
         self,

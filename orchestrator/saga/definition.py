@@ -99,6 +99,9 @@ class Flow(Generic[In, Deps]):
     backend: str = ""
     input_model: type[Any] | None = None
     title: str = ""  # one line for people, e.g. "Zoho CRM: Deal, Quote, Sales Order"
+    # A check of a valid input against what the bound adapter can do, before anything is
+    # written: (field of the input, what is wrong with it), or None when it can run.
+    admit: Callable[[In, Deps], tuple[str, str] | None] | None = None
     undo_retry: RetryPolicy | None = None  # None: the engine's default
     deadline_s: float | None = None  # None: the engine's default
     retryable: bool = True  # may an operator resume it forward after it failed?

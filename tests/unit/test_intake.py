@@ -90,3 +90,25 @@ def test_the_zoho_sale_keeps_the_plg_api_messages():
         "input.products",
         "input.products must contain at least one product",
     )
+
+
+class NoDefaultPipeline:
+    """An adapter of a service without ONAUTOMATE_PIPELINE_ID."""
+
+    def pipeline_for(self, new):
+        return new.pipeline_id or None
+
+
+def test_an_input_without_a_pipeline_is_refused_when_the_service_has_no_default():
+    from orchestrator.intake import Intake
+
+    intake = Intake(None, None, FLOWS, FLOWS, lambda *_: None,  # type: ignore[arg-type]
+                    {"onautomate.opportunity": NoDefaultPipeline()})  # fmt: skip
+    with pytest.raises(InvalidInput) as refused:
+        intake.parse("onautomate.opportunity", OPPORTUNITY)
+    assert (refused.value.field, refused.value.message) == (
+        "input.pipelineId",
+        "input.pipelineId is required: this service has no default pipeline",
+    )
+    parsed = intake.parse("onautomate.opportunity", {**OPPORTUNITY, "pipelineId": "P-1"})
+    assert parsed.input.new.pipeline_id == "P-1"

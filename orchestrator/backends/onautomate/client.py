@@ -185,8 +185,12 @@ class OnAutomateCrm:
 
     # --- helpers --------------------------------------------------------------------------------
 
+    def pipeline_for(self, new: NewOpportunity) -> str | None:
+        """The input's pipeline, else ONAUTOMATE_PIPELINE_ID; None when neither is set."""
+        return new.pipeline_id or self._settings.pipeline_id or None
+
     def _pipeline(self, new: NewOpportunity) -> str:
-        pipeline = new.pipeline_id or self._settings.pipeline_id
+        pipeline = self.pipeline_for(new)
         if not pipeline:
             raise PermanentCrmError(
                 "no pipeline: give input.pipelineId or set ONAUTOMATE_PIPELINE_ID",
