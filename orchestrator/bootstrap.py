@@ -76,7 +76,7 @@ def plan_backends(settings: Settings) -> list[BackendPlan]:
                 f"needs {needs}; set them all, or none to leave it off)"
             )
         elif settings.crm_sandbox:
-            sandbox = backend.sandbox_settings(settings.service_url + backend.sandbox_path)
+            sandbox = backend.sandbox_settings(settings.sandbox_base + backend.sandbox_path)
             plans.append(BackendPlan(backend, "sandbox", own.pointed_at(sandbox)))
         else:
             plans.append(BackendPlan(backend, "off", None))
@@ -180,7 +180,8 @@ async def build_deps(settings: Settings, *, mailer: Mailer | None = None) -> Dep
     read_timeout = max((p.settings.read_timeout_s for p in plans if p.settings), default=20.0)
     engine = Engine(
         ObservedStore(store, metrics),  # logs and counts every saga event the engine writes
-        {name: BoundFlow(flow, crms[flow.backend]) for name, flow in flows.items()},
+        # Every flow, so sagas of a backend that is off here can still be read and resolved.
+        {name: BoundFlow(flow, crms.get(flow.backend)) for name, flow in FLOWS.items()},
         retry=RetryPolicy(settings.step_max_attempts, settings.retry_base_s, settings.retry_cap_s),
         undo_retry=RetryPolicy(
             settings.compensation_max_attempts, settings.retry_base_s, settings.retry_cap_s

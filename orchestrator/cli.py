@@ -122,7 +122,9 @@ def recover() -> None:
     worker, finished backoff) to the workers, and deliver pending e-mails."""
     from orchestrator.cli_view import recover_once
 
-    dispatched, mailed = asyncio.run(recover_once(get_settings()))
+    settings = get_settings()
+    _check_backends(settings)
+    dispatched, mailed = asyncio.run(recover_once(settings))
     typer.echo(f"re-dispatched {dispatched} saga(s); delivered {mailed} e-mail(s)")
 
 
@@ -130,13 +132,9 @@ def _check_backends(settings: Settings) -> None:
     """Refuse to start when a backend's settings are partial; say which CRM each backend uses."""
     import logging
 
-    from orchestrator.bootstrap import BackendMisconfigured, plan_backends
+    from orchestrator.cli_view import backends_or_exit
 
-    try:
-        plans = plan_backends(settings)
-    except BackendMisconfigured as exc:
-        typer.echo(f"salesaga: {exc}", err=True)
-        raise typer.Exit(2) from None
+    plans = backends_or_exit(settings)
     log = logging.getLogger("orchestrator.cli")
     for plan in plans:
         if plan.mode == "sandbox":

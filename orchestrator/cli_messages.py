@@ -72,11 +72,14 @@ def replay(
     as_json: JsonFlag = False,
 ) -> None:
     """Validate the message again and start its saga; still invalid: exit 1 with the reason."""
+    from orchestrator.cli_view import backends_or_exit
     from orchestrator.messaging.intake import ReplayRefused
 
     fixed = payload_file.read_text(encoding="utf-8") if payload_file else None
+    settings = get_settings()
+    backends_or_exit(settings)
     try:
-        body = asyncio.run(_replayed(get_settings(), dead_letter_id, fixed))
+        body = asyncio.run(_replayed(settings, dead_letter_id, fixed))
     except ReplayRefused as refused:
         typer.echo(f"refused: {refused}", err=True)
         raise typer.Exit(1) from None

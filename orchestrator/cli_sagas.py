@@ -100,9 +100,12 @@ def sagas_tail(
 
 
 def _act(saga_id: str, action: str, comment: str | None, as_json: bool) -> None:
-    from orchestrator.cli_view import act, print_one
+    from orchestrator.cli_view import act, backends_or_exit, print_one
 
-    saga = _run(act(get_settings(), _remote(), _checked(saga_id), action, comment))
+    settings, remote = get_settings(), _remote()
+    if remote is None:  # acting here builds the backends
+        backends_or_exit(settings)
+    saga = _run(act(settings, remote, _checked(saga_id), action, comment))
     if as_json:
         typer.echo(json.dumps(saga, indent=2))
     else:

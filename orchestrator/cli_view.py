@@ -24,6 +24,19 @@ class CliError(Exception):
     """A refusal or an unreachable service, said in one line."""
 
 
+def backends_or_exit(settings: Settings) -> list[Any]:
+    """The backend plans; partial settings of a backend: its message and exit 2 (no trace)."""
+    import typer
+
+    from orchestrator.bootstrap import BackendMisconfigured, plan_backends
+
+    try:
+        return list(plan_backends(settings))
+    except BackendMisconfigured as exc:
+        typer.echo(f"salesaga: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @contextlib.asynccontextmanager
 async def _database(settings: Settings) -> AsyncIterator[AsyncEngine]:
     from orchestrator.store.db import make_engine
@@ -119,12 +132,16 @@ async def latest_event_id(settings: Settings, remote: Remote) -> int:
 async def recover_once(settings: Settings) -> tuple[int, int]:
     """Claim due sagas and hand them to the workers. Returns (sagas, e-mails delivered)."""
     from orchestrator.bootstrap import build_deps
+    from orchestrator.saga.errors import BackendOff
 
     deps = await build_deps(settings)
     try:
         due = await deps.engine.claim_due()
         for saga_id in due:
-            await hand_over(settings, deps.engine, saga_id)
+            try:
+                await hand_over(settings, deps.engine, saga_id)
+            except BackendOff as off:  # another process, with that backend, moves it
+                Console(stderr=True).print(f"saga {saga_id} left as it is: {off}")
         return len(due), await deps.outbox.deliver_due()
     finally:
         await deps.aclose()

@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     # settings.py). CRM_SANDBOX=true: every backend whose settings are not given runs against its
     # built-in sandbox, mounted on this service at /<backend>-sandbox (`salesaga dev` sets it).
     crm_sandbox: bool = False
-    public_url: str = ""  # this service's base URL as others reach it; "": http://127.0.0.1:PORT
+    # This service's base URL as other processes and systems reach it ("": http://127.0.0.1:PORT):
+    # where workers reach the sandboxes the API serves, and (later) where webhooks are sent.
+    public_url: str = ""
     # Settings objects by backend name, used instead of the backend's environment (tests, tools).
     crms: Annotated[dict[str, Any], NoDecode] = Field(default_factory=dict, exclude=True)
 
@@ -90,8 +92,13 @@ class Settings(BaseSettings):
 
     @property
     def service_url(self) -> str:
-        """Where this service's own HTTP server answers (sandboxes are mounted there)."""
+        """Where this service's own HTTP server answers on this host."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def sandbox_base(self) -> str:
+        """Where the API's sandboxes are reached by every process: PUBLIC_URL, else this host."""
+        return self.public_url.rstrip("/") or self.service_url
 
     @property
     def result_backend(self) -> str | None:

@@ -7,13 +7,14 @@ An entry point: it reads settings at import because Celery needs the app at modu
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from celery import Celery
-from celery.signals import setup_logging, worker_ready
+from celery.signals import setup_logging, worker_init, worker_ready
 
 from orchestrator.bootstrap import Deps, build_deps
 from orchestrator.settings import Settings, get_settings
@@ -65,6 +66,19 @@ def _structured_logs(**_: Any) -> None:
     from orchestrator.logging import configure_logging
 
     configure_logging(_configured or get_settings())
+
+
+@worker_init.connect  # type: ignore[untyped-decorator]
+def _refuse_partial_backends(**_: Any) -> None:
+    """`celery -A workers worker` refuses to start, as `salesaga worker` does, when a
+    backend's settings are partial (the message names the missing variable)."""
+    from orchestrator.bootstrap import BackendMisconfigured, plan_backends
+
+    try:
+        plan_backends(_configured or get_settings())
+    except BackendMisconfigured as exc:
+        sys.stderr.write(f"salesaga: {exc}\n")
+        raise SystemExit(2) from None
 
 
 @worker_ready.connect  # type: ignore[untyped-decorator]

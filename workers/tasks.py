@@ -11,7 +11,7 @@ import uuid
 from orchestrator.bootstrap import Deps
 from orchestrator.observability import log_context
 from orchestrator.saga.engine import Wakeup
-from orchestrator.saga.errors import SagaNotFound
+from orchestrator.saga.errors import BackendOff, SagaNotFound
 from orchestrator.saga.ports import StoreUnavailable
 from workers.celery_app import app, dispatch, runtime
 
@@ -45,6 +45,9 @@ def advance(saga_id: str) -> None:
             wakeup = runtime().call(_advance, uuid.UUID(saga_id))
         except SagaNotFound:
             log.error("saga.advance for unknown saga %s dropped", saga_id)
+            return
+        except BackendOff as off:  # a worker with that backend moves it; recovery resends it
+            log.warning("saga %s left as it is: %s", saga_id, off)
             return
         if wakeup is not None and wakeup.after_s <= MAX_COUNTDOWN_S:
             dispatch(uuid.UUID(saga_id), wakeup.after_s)

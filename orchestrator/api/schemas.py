@@ -11,9 +11,7 @@ from typing import Any
 from orchestrator.api.errors import ApiError
 from orchestrator.crm.protocol import Account, Address, Contact
 from orchestrator.flows.zoho_sale import SaleInput, SaleRequest
-from orchestrator.intake import KEY_PATTERN as KEY_PATTERN
-from orchestrator.intake import describe_validation as describe_validation
-from orchestrator.intake import request_digest as request_digest
+from orchestrator.intake import KEY_PATTERN
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 BAD_EMAIL = "Invalid or missing email format."

@@ -18,7 +18,7 @@ from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import KEY_REUSED, idempotency_key
 from orchestrator.intake import KeyReused, Parsed
 from orchestrator.saga.state import SagaStatus
-from orchestrator.store.queries import saga_status
+from orchestrator.store.queries import saga_outcome
 
 POLL_S = 0.02
 
@@ -28,6 +28,8 @@ class Outcome:
     saga_id: uuid.UUID
     status: SagaStatus | None  # terminal status, or None: still running after SYNC_WAIT_S
     replayed: bool  # the Idempotency-Key had started this saga before
+    last: str = "pending"  # the last status word read (what a 202 says)
+    error: str | None = None  # the error that started the rollback, for a failed saga
 
 
 async def json_object(request: Request) -> dict[str, Any]:
@@ -49,21 +51,23 @@ async def start_and_wait(
     started = await ctx.intake.start(parsed, actor=actor, key=key)
     if isinstance(started, KeyReused):
         raise ApiError(409, KEY_REUSED, field="Idempotency-Key")
-    status = await wait_for_end(ctx, started.saga_id)
-    return Outcome(started.saga_id, status, started.duplicate)
+    return await wait_for_end(ctx, started.saga_id, replayed=started.duplicate)
 
 
-async def wait_for_end(ctx: ApiContext, saga_id: uuid.UUID) -> SagaStatus | None:
-    """The saga's terminal status, or None if it is still running after SYNC_WAIT_S."""
+async def wait_for_end(ctx: ApiContext, saga_id: uuid.UUID, *, replayed: bool) -> Outcome:
+    """The saga's end (status and error), or what it was doing when SYNC_WAIT_S ran out. The
+    saga exists already: a database that is down meanwhile is waited for, never an error."""
     deadline = time.monotonic() + ctx.deps.settings.sync_wait_s
+    last, error = "pending", None
     while True:
         try:
-            value = await saga_status(ctx.deps.db, saga_id)
-        except (DBAPIError, OSError):  # the saga exists; the database will be back
-            value = None
-        status = SagaStatus(value) if value else None
-        if status is not None and status.terminal:
-            return status
+            seen = await saga_outcome(ctx.deps.db, saga_id)
+        except (DBAPIError, OSError):  # the database will be back
+            seen = None
+        if seen is not None:
+            last, error = seen
+            if SagaStatus(last).terminal:
+                return Outcome(saga_id, SagaStatus(last), replayed, last, error)
         if time.monotonic() >= deadline:
-            return None
+            return Outcome(saga_id, None, replayed, last, error)
         await asyncio.sleep(POLL_S)

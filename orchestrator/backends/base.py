@@ -45,9 +45,10 @@ class BackendSettings(BaseSettings):
         return [self.env_name(name) for name in self.required if not _filled(getattr(self, name))]
 
     def touched(self) -> bool:
-        """A variable beyond the timeouts and pool size was given: the backend is meant to be
-        used (with the timeouts alone, it is not; a sandbox keeps them)."""
-        return bool(self.model_fields_set - set(BackendSettings.model_fields))
+        """A variable beyond the timeouts and pool size was given a value: the backend is meant
+        to be used (with the timeouts alone, or empty values, it is not; a sandbox keeps them)."""
+        given = self.model_fields_set - set(BackendSettings.model_fields)
+        return any(_filled(getattr(self, name)) for name in given)
 
     def pointed_at(self, sandbox: BackendSettings) -> BackendSettings:
         """These settings with the sandbox's location and credentials (the fields it sets)."""

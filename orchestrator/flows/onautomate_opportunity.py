@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictStr, model_validator
+from pydantic import BeforeValidator, Field, StrictStr, model_validator
 
 from orchestrator.crm.errors import PermanentCrmError
 from orchestrator.crm.opportunities import NewOpportunity, OpportunityPipelines
@@ -25,6 +25,21 @@ FLOW_NAME = "onautomate.opportunity"
 BACKEND = "onautomate"
 
 Text = Annotated[StrictStr, Field(min_length=1, max_length=255)]
+CENT = Decimal("0.01")
+
+
+def _amount(value: object) -> Decimal:
+    """A JSON number only (no strings, no booleans), kept to the cent: 12.5, 12.50 and
+    "1E+3"-like spellings of one amount give one input (and one idempotency digest)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a number")
+    amount = Decimal(str(value))
+    if not amount.is_finite() or amount != amount.quantize(CENT):
+        raise ValueError("must be a number with at most 2 decimal places")
+    return amount.quantize(CENT)
+
+
+Money = Annotated[Decimal, BeforeValidator(_amount), Field(ge=0, max_digits=15, decimal_places=2)]
 Status = Literal["open", "won", "lost", "abandoned"]
 
 
@@ -47,7 +62,7 @@ class OpportunityInput(FlowInput):
     title: Text
     stageId: Text
     status: Status
-    monetaryValue: Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2)] | None = None
+    monetaryValue: Money | None = None
     assignedTo: Text | None = None
     contactId: Text | None = None
     email: (

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from orchestrator.intake.core import Intake, InvalidInput, KeyReused, Parsed, Started
+from orchestrator.intake.core import (
+    FlowUnavailable,
+    Intake,
+    InvalidInput,
+    KeyReused,
+    Parsed,
+    Started,
+)
 from orchestrator.intake.validation import KEY_PATTERN, describe_validation, request_digest
 
 __all__ = [
     "KEY_PATTERN",
+    "FlowUnavailable",
     "Intake",
     "InvalidInput",
     "KeyReused",

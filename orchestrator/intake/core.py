@@ -33,6 +33,11 @@ class InvalidInput(Exception):
         self.field, self.message = field, message
 
 
+class FlowUnavailable(InvalidInput):
+    """A flow salesaga knows whose backend is not configured on this service: not the
+    caller's mistake (HTTP answers 503; a message becomes a dead letter, replayable later)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Parsed:
     """A valid request: which flow, with what input (the flow's input_type)."""
@@ -158,18 +163,17 @@ def parse_start(
 def _flow(
     flows: Mapping[str, Flow[Any, Any]], catalogue: Mapping[str, Flow[Any, Any]], name: object
 ) -> Flow[Any, Any]:
+    runnable = ", ".join(sorted(flows)) or "(none: no CRM backend is configured here)"
     if not isinstance(name, str) or not name:
-        raise InvalidInput("flow", f"flow must be one of: {', '.join(sorted(flows))}")
+        raise InvalidInput("flow", f"flow must be one of: {runnable}")
     flow = flows.get(name)
     if flow is not None:
         return flow
     known = catalogue.get(name)
     if known is not None:
-        raise InvalidInput("flow", f"flow {name} is not available on this service: its "
-                           f"backend {known.backend} is not configured")  # fmt: skip
-    raise InvalidInput(
-        "flow", f"flow must be one of: {', '.join(sorted(flows))} (got {short(name)})"
-    )
+        raise FlowUnavailable("flow", f"flow {name} is not available on this service: its "
+                              f"backend {known.backend} is not configured")  # fmt: skip
+    raise InvalidInput("flow", f"flow must be one of: {runnable} (got {short(name)})")
 
 
 def _first_field(exc: ValidationError, where: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from orchestrator.flows import FLOWS, PLG_FLOW
 from orchestrator.intake import KEY_PATTERN, InvalidInput, Parsed
 from orchestrator.intake.core import parse_start
+from orchestrator.intake.validation import short
 
 START_SAGA = "salesaga.start_saga"
 CREATE_SALES = "salesaga.create_sales"
@@ -169,7 +170,7 @@ def _checked(message: Message, replies: frozenset[str], parse: Parse, plg: str) 
     if isinstance(message.kwargs, Unreadable):
         raise _Refused(message.kwargs.reason)
     if message.task not in TASKS:
-        raise _Refused(f"unknown task {_short(message.task)}: use one of {', '.join(TASKS)}")
+        raise _Refused(f"unknown task {short(message.task)}: use one of {', '.join(TASKS)}")
     if message.args:
         raise _Refused("positional arguments are not accepted: send keyword arguments (kwargs)")
     body = message.kwargs
@@ -218,7 +219,7 @@ def _reply_route(reply_to: str | None, via: str, replies: frozenset[str]) -> str
             raise _Refused(REPLY_TO_RULE)
     if kind not in replies:
         why = " (no REPLY_CALLBACK_URL is set)" if kind == CALLBACK else ""
-        raise _Refused(f"reply_to {_short(reply_to)}: no replies are sent to a {kind}{why}")
+        raise _Refused(f"reply_to {short(reply_to)}: no replies are sent to a {kind}{why}")
     return f"{kind}:{name}" if name else kind
 
 
@@ -242,8 +243,3 @@ def _input(body: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise _Refused("input must be an object")
     return value
-
-
-def _short(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

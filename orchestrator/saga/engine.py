@@ -11,7 +11,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,9 +26,10 @@ from orchestrator.crm.errors import (
 from orchestrator.saga.actions import Action, ActionRefused, plan
 from orchestrator.saga.codec import from_json, to_json
 from orchestrator.saga.definition import Flow, Step, StepContext
-from orchestrator.saga.errors import FlowNotFound, SagaNotFound, StepMismatch
+from orchestrator.saga.errors import BackendOff, FlowNotFound, SagaNotFound
 from orchestrator.saga.policy import DEFAULT_RETRY, DEFAULT_UNDO_RETRY, RetryPolicy
 from orchestrator.saga.ports import Clock, SagaStore, StoreUnavailable, utc_now
+from orchestrator.saga.shape import check_steps, undo_specs
 from orchestrator.saga.state import (
     Change,
     Done,
@@ -41,7 +42,6 @@ from orchestrator.saga.state import (
     SagaStatus,
     StepState,
     StepStatus,
-    UndoSpec,
     UndoStep,
     WaitUntil,
     finish_notices,
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class BoundFlow:
-    """A flow together with the adapter its steps talk to."""
+    """A flow together with the adapter its steps talk to (None: its backend is off here)."""
 
     flow: Flow[Any, Any]
     deps: Any
@@ -81,7 +81,6 @@ class Engine:
     idempotency_ttl_s: float = 86_400.0
     recover_hold_s: float = 60.0
     on_finish: Callable[[SagaState], Awaitable[None]] | None = None
-    _specs: dict[str, list[UndoSpec]] = field(default_factory=dict)
 
     async def start(
         self,
@@ -128,9 +127,11 @@ class Engine:
         if saga is None:
             raise SagaNotFound(str(saga_id))
         bound = self._bound(saga.flow)
-        self._check_steps(saga, bound.flow)
+        if bound.deps is None:
+            raise BackendOff(saga.flow, bound.flow.backend)
+        check_steps(saga, bound.flow)
         while True:
-            move = next_move(saga, self._undo_specs(bound.flow), self.clock())
+            move = next_move(saga, undo_specs(bound.flow), self.clock())
             if isinstance(move, Done):
                 return None
             if isinstance(move, WaitUntil):
@@ -146,8 +147,10 @@ class Engine:
         saga = await self.store.load(saga_id)
         if saga is None:
             raise SagaNotFound(str(saga_id))
-        flow = self._bound(saga.flow).flow
-        now = self.clock()
+        bound = self._bound(saga.flow)
+        if bound.deps is None and action is not Action.RESOLVE:  # resolving needs no CRM
+            raise ActionRefused(str(BackendOff(saga.flow, bound.flow.backend)))
+        flow, now = bound.flow, self.clock()
         touched = plan(action, saga, flow, now, comment)
         if action is Action.RETRY:
             deadline_s = flow.deadline_s if flow.deadline_s is not None else self.deadline_s
@@ -364,25 +367,6 @@ class Engine:
             return self.flows[flow_name]
         except KeyError:
             raise FlowNotFound(flow_name) from None
-
-    def _undo_specs(self, flow: Flow[Any, Any]) -> list[UndoSpec]:
-        specs = self._specs.get(flow.name)
-        if specs is None:
-            specs = [
-                UndoSpec(
-                    undo=s.undo is not None, find=s.find is not None, irreversible=s.irreversible
-                )
-                for s in flow.steps
-            ]
-            self._specs[flow.name] = specs
-        return specs
-
-    def _check_steps(self, saga: SagaState, flow: Flow[Any, Any]) -> None:
-        for row, step in zip(saga.steps, flow.steps, strict=False):
-            if row.name != step.name:
-                raise StepMismatch(str(saga.id), row.index, row.name, step.name)
-        if len(saga.steps) != len(flow.steps):
-            raise StepMismatch(str(saga.id), len(saga.steps), "?", "?")
 
     def _seconds_until(self, at: datetime) -> float:
         return max(0.0, (at - self.clock()).total_seconds())

@@ -42,17 +42,13 @@ class SagaPage:
     next_cursor: str | None
 
 
-async def saga_status(db: AsyncEngine, saga_id: uuid.UUID) -> str | None:
+async def saga_outcome(db: AsyncEngine, saga_id: uuid.UUID) -> tuple[str, str | None] | None:
+    """The saga's status word and error (the one that started its rollback), in one read."""
     async with db.connect() as conn:
-        value = await conn.scalar(sa.select(SAGA.c.status).where(SAGA.c.id == saga_id))
-    return str(value) if value is not None else None
-
-
-async def saga_error(db: AsyncEngine, saga_id: uuid.UUID) -> str | None:
-    """The error that started the saga's rollback, if any."""
-    async with db.connect() as conn:
-        value = await conn.scalar(sa.select(SAGA.c.error).where(SAGA.c.id == saga_id))
-    return str(value) if value is not None else None
+        row = (
+            await conn.execute(sa.select(SAGA.c.status, SAGA.c.error).where(SAGA.c.id == saga_id))
+        ).first()
+    return None if row is None else (str(row.status), row.error)
 
 
 async def saga_detail(db: AsyncEngine, saga_id: uuid.UUID) -> SagaDetail | None:

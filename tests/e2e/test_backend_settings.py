@@ -16,13 +16,30 @@ def start(*command: str, **env: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60)  # fmt: skip
 
 
+PARTIAL = {"CRM_SANDBOX": "false", "ZOHO_CLIENT_ID": "id",
+           "ZOHO_CLIENT_SECRET": "very-secret-value"}  # fmt: skip
+
+
 def test_partial_settings_refuse_to_start_naming_the_missing_variable(tmp_path):
-    for command in (("serve",), ("worker", "--no-beat")):
-        done = start(*command, DATABASE_URL=f"sqlite:///{tmp_path}/s.db", CRM_SANDBOX="false",
-                     ZOHO_CLIENT_ID="id", ZOHO_CLIENT_SECRET="very-secret-value")  # fmt: skip
-        assert done.returncode == 2, done.stderr
-        assert "ZOHO_REFRESH_TOKEN not set" in done.stderr
+    database = f"sqlite:///{tmp_path}/s.db"
+    commands = [("serve",), ("worker", "--no-beat"), ("consume",), ("recover",),
+                ("messages", "replay", "1"),
+                ("sagas", "retry", "00000000-0000-0000-0000-000000000000")]  # fmt: skip
+    for command in commands:
+        done = start(*command, DATABASE_URL=database, BROKER_URL="redis://127.0.0.1:6379/14",
+                     **PARTIAL)  # fmt: skip
+        assert done.returncode == 2, (command, done.stderr)
+        assert "ZOHO_REFRESH_TOKEN not set" in done.stderr, command
         assert "very-secret-value" not in done.stderr + done.stdout
+
+
+def test_celery_worker_refuses_to_start_as_salesaga_worker_does(tmp_path):
+    done = subprocess.run([BIN / "celery", "-A", "workers", "worker", "--pool=solo"], cwd=tmp_path,
+                          env=clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/s.db",
+                                        BROKER_URL="redis://127.0.0.1:6379/14", **PARTIAL),
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode != 0
+    assert "ZOHO_REFRESH_TOKEN not set" in done.stderr + done.stdout
 
 
 def test_serve_without_settings_serves_no_sandbox_and_runs_no_flow(tmp_path):
@@ -40,8 +57,13 @@ def test_serve_without_settings_serves_no_sandbox_and_runs_no_flow(tmp_path):
         assert sale.status_code == 503
         other = httpx.post(url + "/sagas", headers=headers,
                            json={"flow": "onautomate.opportunity", "input": {}})  # fmt: skip
-        assert other.status_code == 400
-        assert "not available on this service" in other.json()["message"]
+        assert other.status_code == 503
+        expected = ("flow onautomate.opportunity is not available on this service: its backend "
+                    "onautomate is not configured")  # fmt: skip
+        assert other.json()["message"] == expected
+        unknown = httpx.post(url + "/sagas", headers=headers, json={"flow": "x", "input": {}})
+        assert unknown.status_code == 400
+        assert "(none: no CRM backend is configured here)" in unknown.json()["message"]
     assert "no CRM backend is configured" in (tmp_path / "processes.log").read_text()
 
 

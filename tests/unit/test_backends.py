@@ -78,3 +78,24 @@ def test_timeouts_alone_are_not_partial_settings_and_the_sandbox_keeps_them(monk
     (zoho,) = [p for p in plan_backends(Settings(crm_sandbox=True)) if p.backend.name == "zoho"]
     assert zoho.settings.read_timeout_s == 2.0
     assert zoho.settings.client_id == "sandbox-client"
+
+
+def test_empty_variables_are_unset_as_compose_passes_them(monkeypatch):
+    for name in (*ZOHO_VARS, "ONAUTOMATE_TOKEN", "ONAUTOMATE_PIPELINE_ID"):
+        monkeypatch.setenv(name, "")
+    assert set(modes(Settings()).values()) == {"off"}
+    plans = plan_backends(Settings(crm_sandbox=True, public_url="http://api:8000/"))
+    zoho = next(p for p in plans if p.backend.name == "zoho")
+    assert zoho.settings.api_domain == "http://api:8000/zoho-sandbox"
+
+
+def test_the_compose_file_starts_on_its_defaults(monkeypatch):
+    """compose.yaml's environment with every ${VAR:-default} at its default."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "compose.yaml").read_text()
+    for name, default in re.findall(r"^\s+([A-Z_]+): \$\{\1:-([^}]*)\}", text, flags=re.M):
+        monkeypatch.setenv(name, default)
+    settings = Settings()
+    assert set(modes(settings).values()) == {"sandbox"}

@@ -112,3 +112,23 @@ def test_an_input_without_a_pipeline_is_refused_when_the_service_has_no_default(
     )
     parsed = intake.parse("onautomate.opportunity", {**OPPORTUNITY, "pipelineId": "P-1"})
     assert parsed.input.new.pipeline_id == "P-1"
+
+
+@pytest.mark.parametrize("spelling", [1000, 1000.0, 1e3, 1000.00])
+def test_one_amount_spelled_differently_is_one_input(spelling):
+    plain = parse("onautomate.opportunity", {**OPPORTUNITY, "monetaryValue": 1000})
+    other = parse("onautomate.opportunity", {**OPPORTUNITY, "monetaryValue": spelling})
+    assert other.digest == plain.digest
+    assert str(other.input.new.monetary_value) == "1000.00"
+
+
+@pytest.mark.parametrize("value", ["12.5", True, [1]])
+def test_an_amount_must_be_a_json_number(value):
+    assert refusal("onautomate.opportunity", {**OPPORTUNITY, "monetaryValue": value}) == (
+        "input.monetaryValue", "input.monetaryValue must be a number")  # fmt: skip
+
+
+def test_an_amount_finer_than_a_cent_is_refused_not_rounded():
+    message = "input.monetaryValue must be a number with at most 2 decimal places"
+    body = {**OPPORTUNITY, "monetaryValue": 10.001}
+    assert refusal("onautomate.opportunity", body) == ("input.monetaryValue", message)

@@ -16,7 +16,7 @@ from orchestrator.api.starting import json_object, start_and_wait
 from orchestrator.crm.errors import CrmError, NotFound
 from orchestrator.crm.protocol import Account, ContactDirectory
 from orchestrator.flows import PLG_FLOW
-from orchestrator.intake import InvalidInput
+from orchestrator.intake import FlowUnavailable, InvalidInput
 from orchestrator.saga.state import SagaStatus
 
 router = APIRouter()
@@ -54,9 +54,9 @@ async def _account_or_none(crm: ContactDirectory, account_id: str | None) -> Acc
 async def create_sales(request: Request, ctx: ContextDep, role: ClientRole) -> JSONResponse:
     try:
         parsed = ctx.intake.parse(PLG_FLOW, await json_object(request), where="")
+    except FlowUnavailable as unavailable:  # the Zoho backend is off here
+        raise ApiError(503, unavailable.message) from None
     except InvalidInput as invalid:
-        if invalid.field == "flow":  # the PLG flow's backend is off here: not the caller's fault
-            raise ApiError(503, "The CRM of this API is not configured on this service.") from None
         raise ApiError(400, invalid.message, field="body") from None
     outcome = await start_and_wait(ctx, request, parsed, actor=role.actor)
     response = sale_response(outcome.saga_id, outcome.status)

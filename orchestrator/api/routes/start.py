@@ -2,7 +2,8 @@
 
 POST /sagas answers as POST /createSales does, with the saga's status word beside it:
 200 success, 500 failed (after the rollback), 202 still running after SYNC_WAIT_S, 400 naming
-the bad field (no CRM call, no e-mail), 409 for an Idempotency-Key used with another body.
+the bad field (no CRM call, no e-mail), 409 for an Idempotency-Key used with another body, 503
+for a flow whose backend this service does not run.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from fastapi.responses import JSONResponse
 from orchestrator.api.deps import ClientRole, ContextDep
 from orchestrator.api.errors import ApiError
 from orchestrator.api.starting import json_object, start_and_wait
-from orchestrator.intake import InvalidInput
+from orchestrator.intake import FlowUnavailable, InvalidInput
 from orchestrator.saga.state import SagaStatus
-from orchestrator.store.queries import saga_error, saga_status
 
 router = APIRouter()
 
@@ -34,6 +34,7 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"description": '{"status": "success", "message": "Success.", "sagaId", "sagaStatus"}'},
     202: {"description": '{"status": "accepted", "sagaId", "sagaStatus"}: poll GET /sagas/{id}'},
     400: {"description": '{"status": "error", "message": "<names the field>"}'},
+    503: {"description": "the flow's CRM backend is not configured on this service"},
     409: {"description": "the Idempotency-Key was used with another body"},
     500: {"description": '{"status": "failed", "message": "Failed.", "sagaId", "sagaStatus", '
           '"error"}: rolled back (or left for an operator)'},
@@ -55,15 +56,12 @@ async def start_saga(request: Request, ctx: ContextDep, role: ClientRole) -> JSO
         raise ApiError(400, "input is required", field="input")
     try:
         parsed = ctx.intake.parse(body["flow"], body["input"], where="input.")
+    except FlowUnavailable as unavailable:  # known, but its CRM is not configured here
+        raise ApiError(503, unavailable.message, field="flow") from None
     except InvalidInput as invalid:
         raise ApiError(400, invalid.message, field=invalid.field) from None
     outcome = await start_and_wait(ctx, request, parsed, actor=role.actor)
-    if outcome.status is None:
-        now = await saga_status(ctx.deps.db, outcome.saga_id)
-        response = saga_response(outcome.saga_id, None, running=now or "pending")
-    else:
-        error = await saga_error(ctx.deps.db, outcome.saga_id)
-        response = saga_response(outcome.saga_id, outcome.status, error)
+    response = saga_response(outcome.saga_id, outcome.status, outcome.error, running=outcome.last)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
