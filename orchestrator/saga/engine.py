@@ -25,7 +25,7 @@ from orchestrator.crm.errors import (
 )
 from orchestrator.saga.actions import Action, ActionRefused, plan
 from orchestrator.saga.codec import from_json, to_json
-from orchestrator.saga.definition import Flow, Step, StepContext
+from orchestrator.saga.definition import Flow, Step, StepContext, UndoKind
 from orchestrator.saga.errors import BackendOff, FlowNotFound, SagaNotFound
 from orchestrator.saga.policy import DEFAULT_RETRY, DEFAULT_UNDO_RETRY, RetryPolicy
 from orchestrator.saga.ports import Clock, SagaStore, StoreUnavailable, utc_now
@@ -249,7 +249,9 @@ class Engine:
         step, row = bound.flow.steps[index], saga.steps[index]
         if step.undo is None:  # irreversible write: only a person can take it back
             row.status = StepStatus.LEFT_FOR_OPERATOR
-            return await self._commit(saga, row, Event("undo.left_for_operator", step.name))
+            # said so, in those words: the CRM's API cannot remove it
+            event = Event("undo.left_for_operator", step.name, None, {"undo": UndoKind.NONE})
+            return await self._commit(saga, row, event)
         self._claim(row, StepStatus.COMPENSATING)
         row.undo_attempts += 1
         if not await self._commit(saga, row, Event("undo.claimed", step.name, row.undo_attempts)):
@@ -264,7 +266,9 @@ class Engine:
         row.status = StepStatus.COMPENSATED if record is not None else StepStatus.NOTHING_TO_UNDO
         row.finished_at, row.lease_until, row.retry_at = self.clock(), None, None
         kind = "undo.succeeded" if record is not None else "undo.nothing_found"
-        detail = {"record_id": _record_id(record)}
+        says = step.undo_says
+        detail: dict[str, object] = {"record_id": _record_id(record),
+                                     "undo": says.value if says else None}  # fmt: skip
         return await self._commit(saga, row, Event(kind, step.name, row.undo_attempts, detail))
 
     async def _record_to_undo(

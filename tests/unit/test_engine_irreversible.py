@@ -54,3 +54,22 @@ async def test_rollback_past_an_irreversible_step_needs_manual_cleanup():
     ]  # fmt: skip
     assert desk.undone == ["note"] and desk.tickets == ["printer on fire"]
     assert store.outbox == [(saga.id, "sale_failed")]
+
+
+async def test_the_event_log_says_what_each_undo_did_to_its_record():
+    desk = Desk()
+    flow = Flow(
+        "test.ticket",
+        str,
+        (
+            Step("open_ticket", desk.open_ticket, Ticket, irreversible=True, record="Ticket"),
+            Step("note", desk.note, Ticket, undo=desk.drop_note, record="Note"),
+            Step("escalate", desk.escalate, Ticket),
+        ),
+    )
+    store = InMemorySagaStore()
+    saga = await run_to_end(flow, "printer on fire", desk, store=store)
+    undo = {e.step: e.detail for e in store.events[saga.id] if e.kind.startswith("undo.")
+            and e.kind != "undo.claimed"}  # fmt: skip
+    assert undo == {"note": {"record_id": "note", "undo": "delete"},
+                    "open_ticket": {"undo": "none"}}  # fmt: skip
