@@ -104,6 +104,10 @@ class Deps:
         """How to link a record of this flow to its backend's UI (None: no links)."""
         return _Links(self.crms)(flow_name)
 
+    def cancel_stage(self, flow_name: str) -> str | None:
+        """Where this flow's cancel-stage undo moves a record (None: unknown or none)."""
+        return _Links(self.crms).cancel_stage(flow_name)
+
     def intake(self, dispatch: Dispatcher) -> Intake:
         """The one way in: validation, idempotency and dispatch for every entry point."""
         adapters = {name: self.crms[flow.backend] for name, flow in self.flows.items()}
@@ -202,9 +206,16 @@ class _Links:
 
     crms: Mapping[str, CrmAdapter]
 
-    def __call__(self, flow_name: str) -> RecordUrl | None:
+    def _adapter(self, flow_name: str) -> CrmAdapter | None:
         flow = FLOWS.get(flow_name)
-        adapter = self.crms.get(flow.backend) if flow is not None else None
+        return self.crms.get(flow.backend) if flow is not None else None
+
+    def cancel_stage(self, flow_name: str) -> str | None:
+        stage = getattr(self._adapter(flow_name), "cancel_stage", None)
+        return stage if isinstance(stage, str) else None
+
+    def __call__(self, flow_name: str) -> RecordUrl | None:
+        adapter = self._adapter(flow_name)
         if adapter is None:
             return None
         record_url = adapter.record_url

@@ -61,12 +61,19 @@ def _filled(value: object) -> bool:
     return bool(value)
 
 
+class EventLookup(Protocol):
+    async def find_event(self, backend: str, trigger: str, contains: str) -> dict[str, Any] | None:
+        """The newest event `backend` pushed for `trigger` whose payload holds `contains`."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class OpenContext:
     """What the composition root lends a backend's adapter."""
 
     tokens: TokenCache  # shared by every process (SQL), for backends that log in
     on_call: CallObserver | None = None  # e.g. a latency histogram
+    events: EventLookup | None = None  # events the CRM pushed to us (webhooks), once stored
 
 
 class CrmAdapter(Protocol):

@@ -182,7 +182,8 @@ async def saga_page(saga_id: str, request: Request, ctx: ContextDep) -> Response
     if detail is None:
         missing = {"heading": "Not found", "message": f"There is no saga {saga_id}."}
         return web.signed_in_page(request, ctx, session, "missing.html", missing, status=404)
-    saga = views.saga_view(detail, ctx.deps.links(detail.saga.flow))
+    flow = detail.saga.flow
+    saga = views.saga_view(detail, ctx.deps.links(flow), ctx.deps.cancel_stage(flow))
     context: dict[str, object] = {
         "saga": saga,
         "refresh": not saga.terminal,

@@ -13,7 +13,7 @@ from typing import Any
 
 from orchestrator.flows import FLOWS
 from orchestrator.notify.build import failure_report
-from orchestrator.notify.render import FATE_TEXT
+from orchestrator.notify.render import fate_text
 from orchestrator.notify.report import RecordLine
 from orchestrator.saga.state import SagaStatus, StepState
 from orchestrator.store.queries import SagaDetail
@@ -122,7 +122,11 @@ def list_row(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def saga_view(detail: SagaDetail, record_url: Callable[[Any], str | None] | None) -> SagaView:
+def saga_view(
+    detail: SagaDetail,
+    record_url: Callable[[Any], str | None] | None,
+    cancel_stage: str | None = None,
+) -> SagaView:
     saga = detail.saga
     return SagaView(
         id=str(saga.id),
@@ -136,7 +140,7 @@ def saga_view(detail: SagaDetail, record_url: Callable[[Any], str | None] | None
         updated=when(saga.updated_at),
         finished=when(saga.finished_at),
         steps=[_step(step) for step in saga.steps],
-        records=_records(detail, record_url),
+        records=_records(detail, record_url, cancel_stage),
         events=[_event(row) for row in detail.events],
         mails=[_mail(row) for row in detail.notifications],
         suggested=SUGGESTED.get(saga.status, frozenset()),
@@ -161,20 +165,19 @@ def _step(step: StepState) -> StepView:
 
 
 def _records(
-    detail: SagaDetail, record_url: Callable[[Any], str | None] | None
+    detail: SagaDetail, record_url: Callable[[Any], str | None] | None, cancel_stage: str | None
 ) -> list[RecordView]:
     flow = FLOWS.get(detail.saga.flow)
     if flow is None:
         return []
-    report = failure_report(detail.saga, flow, record_url)
+    report = failure_report(detail.saga, flow, record_url, cancel_stage=cancel_stage)
     return [_record(line) for line in report.records]
 
 
 def _record(line: RecordLine) -> RecordView:
     url = line.url if line.url and line.url.startswith(("https://", "http://")) else None
     label = line.label.removesuffix(" ID")
-    fate_text = FATE_TEXT[line.fate]
-    return RecordView(label, line.record_id, line.fate.value, fate_text, url, line.todo)
+    return RecordView(label, line.record_id, line.fate.value, fate_text(line), url, line.todo)
 
 
 def _event(row: Mapping[str, Any]) -> EventView:

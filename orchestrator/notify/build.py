@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from orchestrator.notify.report import FailureReport, RecordFate, RecordLine
 from orchestrator.saga.codec import from_json
@@ -31,15 +31,38 @@ _TODO = {
 }
 
 RecordUrl = Callable[[Any], str | None]
-Links = Callable[[str], RecordUrl | None]  # flow name → how to link its records (None: no links)
+
+
+class Links(Protocol):
+    """What a flow's backend can tell people about its records, by flow name."""
+
+    def __call__(self, flow_name: str) -> RecordUrl | None:
+        """How to link a record to the backend's UI (None: no links)."""
+        ...
+
+    def cancel_stage(self, flow_name: str) -> str | None:
+        """The stage a cancel-stage undo moves a record to (None: unknown or none)."""
+        ...
 
 
 def failure_report(
-    saga: SagaState, flow: Flow[Any, Any], record_url: RecordUrl | None = None
+    saga: SagaState,
+    flow: Flow[Any, Any],
+    record_url: RecordUrl | None = None,
+    *,
+    cancel_stage: str | None = None,
 ) -> FailureReport:
-    """What the IT e-mail says about this saga: error, failing step and every record's fate."""
+    """What the IT e-mail says about this saga: error, failing step and every record's fate
+    (`cancel_stage`: where a cancel-stage undo moved its record, when known)."""
     lines = tuple(
-        record_line(step_def.record, step_def.output, row, record_url, step_def.undo_says)
+        record_line(
+            step_def.record,
+            step_def.output,
+            row,
+            record_url,
+            step_def.undo_says,
+            cancel_stage=cancel_stage,
+        )
         for step_def, row in zip(flow.steps, saga.steps, strict=True)
         if step_def.record is not None
     )
@@ -62,6 +85,8 @@ def record_line(
     row: StepState,
     record_url: RecordUrl | None,
     undo: UndoKind | None = UndoKind.DELETE,
+    *,
+    cancel_stage: str | None = None,
 ) -> RecordLine:
     """One record's line: its fate in the words of its undo, its link, what is left to do."""
     record_id = row.output.get("id") if isinstance(row.output, dict) else None
@@ -72,4 +97,7 @@ def record_line(
         fate = RecordFate.CANCELLED
     url = record_url(from_json(output_type, row.output)) if record_url else None
     todo = _TODO.get((fate, undo or UndoKind.NONE))
-    return RecordLine(f"{label} ID", str(record_id), fate, url, todo)
+    if todo is not None and undo is UndoKind.CANCEL_STAGE and cancel_stage:
+        todo = todo.replace("the cancel stage", f"stage {cancel_stage}")
+    stage = cancel_stage if undo is UndoKind.CANCEL_STAGE else None
+    return RecordLine(f"{label} ID", str(record_id), fate, url, todo, stage)

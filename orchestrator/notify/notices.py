@@ -45,8 +45,10 @@ class FailureMail:
         self._flows, self._links = flows, links
 
     async def deliver(self, saga: SagaState, key: str) -> Delivered:
-        record_url = self._links(saga.flow) if self._links is not None else None
-        report = failure_report(saga, self._flows[saga.flow], record_url)
+        links, flow = self._links, saga.flow
+        record_url = links(flow) if links is not None else None
+        stage = links.cancel_stage(flow) if links is not None else None
+        report = failure_report(saga, self._flows[flow], record_url, cancel_stage=stage)
         message = render_failure(report, to=self._recipient)
         await self._mailer.send(dataclasses.replace(message, message_key=key))
         return Delivered(message.to, message.subject, message.text)

@@ -22,7 +22,7 @@ from orchestrator.notify.report import (
     RecordLine,
 )
 
-__all__ = ["DEFAULT_TEMPLATES_DIR", "FATE_TEXT", "render_failure"]
+__all__ = ["DEFAULT_TEMPLATES_DIR", "FATE_TEXT", "fate_text", "render_failure"]
 
 DEFAULT_TEMPLATES_DIR: Final = Path(__file__).resolve().parents[2] / "templates"
 
@@ -39,6 +39,14 @@ FATE_TEXT: Final[Mapping[RecordFate, str]] = {
 }
 
 _SUBJECT_ERROR_MAX = 80
+
+
+def fate_text(line: RecordLine) -> str:
+    """The record's fate for people, naming the cancel stage when it is known."""
+    if line.fate is RecordFate.CANCELLED and line.cancel_stage:
+        return (f"Rolled back by moving it to stage {line.cancel_stage}: still in the CRM, "
+                "marked cancelled (not deleted)")  # fmt: skip
+    return FATE_TEXT[line.fate]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +100,7 @@ def _environment(templates_dir: Path) -> Environment:
 def _row(line: RecordLine) -> _Row:
     url = line.url if line.url and line.url.startswith(("https://", "http://")) else None
     todo = line.todo or ""
-    return _Row(line.label, line.record_id, line.fate.value, FATE_TEXT[line.fate], url, todo)
+    return _Row(line.label, line.record_id, line.fate.value, fate_text(line), url, todo)
 
 
 def _subject(report: FailureReport) -> str:

@@ -33,6 +33,7 @@ class RecordLine:
     fate: RecordFate
     url: str | None = None  # the record's page in the CRM, where the backend has one
     todo: str | None = None  # what an operator must still do with it by hand, if anything
+    cancel_stage: str | None = None  # where a cancel-stage undo moves it ("Lost"), when known
 
 
 @dataclass(frozen=True, slots=True)

@@ -247,6 +247,9 @@ class Engine:
 
     async def _undo(self, saga: SagaState, bound: BoundFlow, index: int) -> bool:
         step, row = bound.flow.steps[index], saga.steps[index]
+        if step.undo is None and _wrote_nothing(step, row):  # e.g. a create it skipped
+            row.status = StepStatus.NOTHING_TO_UNDO
+            return await self._commit(saga, row, Event("undo.nothing_found", step.name))
         if step.undo is None:  # irreversible write: only a person can take it back
             row.status = StepStatus.LEFT_FOR_OPERATOR
             # said so, in those words: the CRM's API cannot remove it
@@ -378,6 +381,11 @@ class Engine:
 
 def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
+
+
+def _wrote_nothing(step: Step[Any, Any, Any], row: StepState) -> bool:
+    """A record step that succeeded without a record id (it had nothing to create)."""
+    return step.record is not None and row.output is not None and row.output.get("id") is None
 
 
 def _record_id(output: object) -> str | None:

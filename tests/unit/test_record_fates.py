@@ -73,3 +73,15 @@ def test_a_record_the_api_cannot_remove_is_on_the_to_do_list_in_those_words():
     html = visible_text(mail.html[mail.html.index('id="cleanup"') :])
     assert "T-2" in html and "the CRM&#39;s API cannot" in html
     assert "cleanup needed" in mail.subject
+
+
+def test_a_cancelled_record_names_its_stage_when_the_backend_says_it():
+    line = record_line("Lead", RecordRef, row(StepStatus.COMPENSATED), None, UndoKind.CANCEL_STAGE,
+                       cancel_stage="Lost")  # fmt: skip
+    mail = render_failure(make_report(records=(line,), status="compensated"), to=IT)
+    assert line.fate is RecordFate.CANCELLED
+    assert "Rolled back by moving it to stage Lost: still in the CRM, marked cancelled (not " \
+        "deleted)" in mail.text  # fmt: skip
+    left = record_line("Lead", RecordRef, row(StepStatus.COMPENSATION_FAILED),
+                       None, UndoKind.CANCEL_STAGE, cancel_stage="Lost")  # fmt: skip
+    assert left.todo == "move it to stage Lost by hand"
