@@ -10,6 +10,7 @@ from typing import Any
 
 from orchestrator.backends.base import CrmBackend
 from orchestrator.backends.onautomate.backend import ONAUTOMATE
+from orchestrator.backends.poologics.backend import POOLOGICS
 from orchestrator.backends.zoho.backend import ZOHO
 
-BACKENDS: tuple[CrmBackend[Any], ...] = (ZOHO, ONAUTOMATE)
+BACKENDS: tuple[CrmBackend[Any], ...] = (ZOHO, ONAUTOMATE, POOLOGICS)

@@ -9,10 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.flows.onautomate_opportunity import ONAUTOMATE_OPPORTUNITY
+from orchestrator.flows.poologics_opportunity import POOLOGICS_OPPORTUNITY
 from orchestrator.flows.zoho_sale import ZOHO_SALE
 from orchestrator.saga.definition import Flow
 
-FLOWS: dict[str, Flow[Any, Any]] = {flow.name: flow for flow in (ZOHO_SALE, ONAUTOMATE_OPPORTUNITY)}
+FLOWS: dict[str, Flow[Any, Any]] = {
+    flow.name: flow for flow in (ZOHO_SALE, ONAUTOMATE_OPPORTUNITY, POOLOGICS_OPPORTUNITY)
+}
 
 # The flow of the PLG API (seed 002): POST /createSales and the salesaga.create_sales message.
 PLG_FLOW = ZOHO_SALE.name

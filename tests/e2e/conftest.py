@@ -14,6 +14,7 @@ import pytest
 from orchestrator.server import create_app
 from orchestrator.settings import Settings
 from tests.onautomate_sandbox import RunningOnAutomateSandbox, running_onautomate_sandbox
+from tests.poologics_sandbox import RunningPoologicsSandbox, running_poologics_sandbox
 from tests.servers import serve_in_thread
 from tests.smtp_server import SmtpServer, running_smtp
 from tests.zoho_sandbox import RunningSandbox, running_sandbox
@@ -40,6 +41,7 @@ class Service:
     smtp: SmtpServer
     settings: Settings
     onautomate: RunningOnAutomateSandbox
+    poologics: RunningPoologicsSandbox
 
     def create_sales(self, body=None, **kwargs) -> httpx.Response:
         return self.api.post("/createSales", json=ORDER if body is None else body, **kwargs)
@@ -81,6 +83,7 @@ def e2e_settings(
     sandbox: RunningSandbox,
     smtp: SmtpServer,
     onautomate: RunningOnAutomateSandbox | None = None,
+    poologics: RunningPoologicsSandbox | None = None,
 ) -> Settings:
     return Settings(
         database_url=pg_url,
@@ -90,6 +93,7 @@ def e2e_settings(
         crms={
             "zoho": sandbox.settings(),
             **({"onautomate": onautomate.settings()} if onautomate else {}),
+            **({"poologics": poologics.settings()} if poologics else {}),
         },
         smtp_host=smtp.host,
         smtp_port=smtp.port,
@@ -108,8 +112,9 @@ def e2e_settings(
 @pytest.fixture(scope="session")
 def service(pg_url, redis_url) -> Iterator[Service]:
     with running_sandbox() as sandbox, running_smtp() as smtp, \
-            running_onautomate_sandbox() as onautomate:  # fmt: skip
-        settings = e2e_settings(pg_url, redis_url, sandbox, smtp, onautomate)
+            running_onautomate_sandbox() as onautomate, \
+            running_poologics_sandbox() as poologics:  # fmt: skip
+        settings = e2e_settings(pg_url, redis_url, sandbox, smtp, onautomate, poologics)
         with embedded_worker(settings, concurrency=4, sweeps=False), \
                 embedded_stream_consumer(settings):  # fmt: skip
             app = create_app(settings, dispatch)
@@ -117,7 +122,7 @@ def service(pg_url, redis_url) -> Iterator[Service]:
                 api = httpx.Client(base_url=url, headers={"x-api-key": CLIENT_KEY}, timeout=30)
                 op = httpx.Client(base_url=url, headers={"x-api-key": OPERATOR_KEY}, timeout=30)
                 with api, op:
-                    yield Service(api, op, sandbox, smtp, settings, onautomate)
+                    yield Service(api, op, sandbox, smtp, settings, onautomate, poologics)
 
 
 @pytest.fixture
@@ -125,5 +130,6 @@ def svc(service) -> Service:
     """The running service with a fresh sandbox and an empty mailbox."""
     service.sandbox.state.reset()
     service.onautomate.state.reset()
+    service.poologics.state.reset()
     service.smtp.clear()
     return service

@@ -76,7 +76,11 @@ def test_crm_sandbox_serves_the_sandboxes_with_a_warning(tmp_path):
         assert httpx.get(url + "/zoho-sandbox/__sandbox__/records").status_code == 200
         assert httpx.get(url + "/onautomate-sandbox/__sandbox__/records").status_code == 200
         flows = httpx.get(url + "/flows", headers={"x-api-key": "k"}).json()["items"]
-        assert {item["flow"] for item in flows} == {"zoho.sale", "onautomate.opportunity"}
+        assert {item["flow"] for item in flows} == {
+            "zoho.sale",
+            "onautomate.opportunity",
+            "poologics.opportunity",
+        }
     log = (tmp_path / "processes.log").read_text()
     assert "OnAutomate runs against its built-in sandbox (CRM_SANDBOX)" in log
     assert "CRM sandbox for Zoho CRM mounted at /zoho-sandbox" in log

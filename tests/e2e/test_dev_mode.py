@@ -117,10 +117,14 @@ def readme_payloads(after: str) -> list[dict]:
 
 def test_the_readme_onautomate_example_succeeds_and_its_fault_rolls_back(dev_server):
     url, cwd = dev_server
-    body, other_contact = readme_payloads("http://127.0.0.1:8000/sagas")
+    body, other_contact = readme_payloads("http://127.0.0.1:8000/sagas")[:2]
     (fault,) = readme_payloads("http://127.0.0.1:8000/onautomate-sandbox/__sandbox__/faults")
     flows = httpx.get(url + "/flows", headers=CLIENT).json()["items"]
-    assert {item["flow"] for item in flows} == {"zoho.sale", "onautomate.opportunity"}
+    assert {item["flow"] for item in flows} == {
+        "zoho.sale",
+        "onautomate.opportunity",
+        "poologics.opportunity",
+    }
 
     ok = httpx.post(url + "/sagas", json=body, headers=CLIENT, timeout=30)
     assert ok.status_code == 200, ok.text
@@ -150,3 +154,30 @@ def test_the_readme_onautomate_example_succeeds_and_its_fault_rolls_back(dev_ser
                      json={**body, "input": {**body["input"], "status": "closed"}})  # fmt: skip
     assert bad.status_code == 400
     assert bad.json()["message"] == "input.status must be one of: open, won, lost or abandoned"
+
+
+def test_the_readme_poologics_example_reaches_won_and_its_fault_leaves_the_lead_in_lost(
+    dev_server,
+):
+    url, cwd = dev_server
+    won, after_fault = readme_payloads("http://127.0.0.1:8000/sagas")[2:]
+    (fault,) = readme_payloads("http://127.0.0.1:8000/poologics-sandbox/__sandbox__/faults")
+    ok = httpx.post(url + "/sagas", json=won, headers=CLIENT, timeout=30)
+    assert ok.status_code == 200 and ok.json()["sagaStatus"] == "succeeded", ok.text
+
+    httpx.post(url + "/poologics-sandbox/__sandbox__/faults", json=fault).raise_for_status()
+    failed = httpx.post(url + "/sagas", json=after_fault, headers=CLIENT, timeout=30)
+    assert failed.status_code == 500 and failed.json()["sagaStatus"] == "compensated"
+    leads = httpx.get(url + "/poologics-sandbox/__sandbox__/records").json()["leads"]
+    stages = {lead["contact_name"]: lead["stage"] for lead in leads}
+    assert (stages["Ada Lovelace"], stages["Grace Hopper"]) == ("Won", "Lost")
+
+    saga_id = failed.json()["sagaId"]
+    deadline = time.monotonic() + 10
+    mails: list[str] = []
+    while not mails and time.monotonic() < deadline:
+        mails = [m.read_text(errors="replace") for m in (cwd / ".salesaga" / "mail").glob("*.eml")
+                 if saga_id in m.read_text(errors="replace")]  # fmt: skip
+        time.sleep(0.1)
+    (mail,) = mails
+    assert "stage Lost" in mail and "not deleted" in mail

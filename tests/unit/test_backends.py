@@ -18,7 +18,7 @@ def no_crm_environment(monkeypatch):
     import os
 
     for name in list(os.environ):
-        if name.startswith(("ZOHO_", "ONAUTOMATE_", "CRM_")):
+        if name.startswith(("ZOHO_", "ONAUTOMATE_", "POOLOGICS_", "CRM_", "PUBLIC_URL")):
             monkeypatch.delenv(name)
 
 
@@ -28,7 +28,7 @@ def modes(settings: Settings) -> dict[str, str]:
 
 def test_every_flow_names_a_registered_backend():
     names = {backend.name for backend in BACKENDS}
-    assert {flow.backend for flow in FLOWS.values()} <= names | {"onautomate"}
+    assert {flow.backend for flow in FLOWS.values()} <= names
 
 
 def test_without_settings_a_backend_is_off_and_no_sandbox_is_used():
@@ -81,7 +81,7 @@ def test_timeouts_alone_are_not_partial_settings_and_the_sandbox_keeps_them(monk
 
 
 def test_empty_variables_are_unset_as_compose_passes_them(monkeypatch):
-    for name in (*ZOHO_VARS, "ONAUTOMATE_TOKEN", "ONAUTOMATE_PIPELINE_ID"):
+    for name in (*ZOHO_VARS, "ONAUTOMATE_TOKEN", "ONAUTOMATE_PIPELINE_ID", "POOLOGICS_URL"):
         monkeypatch.setenv(name, "")
     assert set(modes(Settings()).values()) == {"off"}
     plans = plan_backends(Settings(crm_sandbox=True, public_url="http://api:8000/"))

@@ -68,7 +68,8 @@ def test_a_bad_opportunity_input_names_the_field(body, field, message):
 def test_an_unknown_flow_names_the_flows_there_are():
     field, message = refusal("hubspot.deal", {})
     assert field == "flow"
-    assert message == ("flow must be one of: onautomate.opportunity, zoho.sale "
+    assert message == ("flow must be one of: onautomate.opportunity, poologics.opportunity, "
+                       "zoho.sale "
                        "(got 'hubspot.deal')")  # fmt: skip
 
 
