@@ -21,6 +21,7 @@ from orchestrator.crm.records import RecordRef
 from orchestrator.flows import FLOWS, PLG_FLOW
 from orchestrator.intake import Intake
 from orchestrator.intake.core import Dispatch
+from orchestrator.messaging.crm_events import SqlEventLookup
 from orchestrator.messaging.intake import Inbox
 from orchestrator.messaging.replies import Replies, open_replies
 from orchestrator.notify.build import RecordUrl
@@ -161,8 +162,9 @@ async def build_deps(settings: Settings, *, mailer: Mailer | None = None) -> Dep
     metrics = process_metrics()
     metrics.prime(FLOWS.values())
     tokens = SqlTokenCache(db)
+    events = SqlEventLookup(db)  # what CRMs pushed to us: finds what a lost answer created
     crms = await open_backends(
-        plans, lambda name: OpenContext(tokens, metrics.crm_call_observer(name))
+        plans, lambda name: OpenContext(tokens, metrics.crm_call_observer(name), events)
     )
     flows = {name: flow for name, flow in FLOWS.items() if flow.backend in crms}
     mailer = mailer if mailer is not None else build_mailer(settings)

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from orchestrator.backends import BACKENDS
+from orchestrator.cli_hooks import hooks_cli
 from orchestrator.cli_messages import messages_cli
 from orchestrator.cli_sagas import sagas_cli
 from orchestrator.settings import Settings, get_settings
@@ -18,10 +20,14 @@ from orchestrator.settings import Settings, get_settings
 cli = typer.Typer(help="Transactional sales orchestration: sagas over CRMs.", no_args_is_help=True)
 cli.add_typer(sagas_cli, name="sagas")
 cli.add_typer(messages_cli, name="messages")
+for _backend in BACKENDS:  # `salesaga poologics subscribe`: backends that push events
+    if _backend.webhooks is not None:
+        cli.add_typer(hooks_cli(_backend), name=_backend.name)
 
 # Development defaults of `salesaga dev` only, documented in the README: not secrets.
 DEV_CLIENT_KEY = "dev-client-key"
 DEV_OPERATOR_KEY = "dev-operator-key"
+DEV_WEBHOOK_SECRET = "dev-webhook-secret"
 
 
 @cli.command()
@@ -79,8 +85,11 @@ def dev(
 ) -> None:
     """API, worker and every CRM backend's sandbox in one process on embedded defaults: a
     SQLite file, the in-process broker, e-mails written to .salesaga/mail/."""
+    import threading
+
     import uvicorn
 
+    from orchestrator.cli_hooks import subscribe_sandboxes_when_up
     from orchestrator.logging import configure_logging
     from orchestrator.server import create_app
     from workers.celery_app import dispatch
@@ -97,6 +106,8 @@ def dev(
         typer.echo(f"salesaga dev on http://127.0.0.1:{settings.port}  (keys: see README)")
         typer.echo(f"e-mails are written to {settings.mail_sink_dir}/")
         app = create_app(settings, dispatch)
+        threading.Thread(target=subscribe_sandboxes_when_up, args=(settings,),
+                         name="salesaga-subscribe", daemon=True).start()  # fmt: skip
         uvicorn.run(app, host="127.0.0.1", port=settings.port, log_config=None)
 
 
@@ -166,6 +177,10 @@ def _dev_settings(settings: Settings) -> Settings:
         ).operator_api_keys
     if "LOG_JSON" not in os.environ:
         changes["log_json"] = False
+    if not settings.webhook_secret.get_secret_value():  # the sandboxes push events to dev
+        changes["webhook_secret"] = Settings(webhook_secret=DEV_WEBHOOK_SECRET).webhook_secret
+    if not settings.public_url:
+        changes["public_url"] = settings.service_url
     return settings.model_copy(update=changes)
 
 

@@ -22,10 +22,13 @@ REDACTED = "[redacted]"
 # user:password@ in a URL (broker and database URLs), and credentials in an Authorization header
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+@", re.IGNORECASE)
 _AUTH_VALUE = re.compile(r"(?P<head>\b(?:Zoho-oauthtoken|Bearer|Basic)\s+)\S+", re.IGNORECASE)
+# the webhook receiver's secret: the last segment of /hooks/<backend>/<trigger>/<secret>
+_HOOK_SECRET = re.compile(r"(?P<head>/hooks/[^/\s]+/[^/\s]+/)[^\s/?#\"']+")
 
 
 def redact_text(text: str) -> str:
     text = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", text)
+    text = _HOOK_SECRET.sub(rf"\g<head>{REDACTED}", text)
     return _AUTH_VALUE.sub(rf"\g<head>{REDACTED}", text)
 
 

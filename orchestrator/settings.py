@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # This service's base URL as other processes and systems reach it ("": http://127.0.0.1:PORT):
     # where workers reach the sandboxes the API serves, and (later) where webhooks are sent.
     public_url: str = ""
+    # The secret in the webhook receiver's path (/hooks/<backend>/<trigger>/<secret>), the same
+    # for every process; "": no webhooks are taken in. Never logged (redacted in access logs).
+    webhook_secret: SecretStr = SecretStr("")
     # Settings objects by backend name, used instead of the backend's environment (tests, tools).
     crms: Annotated[dict[str, Any], NoDecode] = Field(default_factory=dict, exclude=True)
 

@@ -9,7 +9,7 @@ adapter of the backend the flow names. docs/backends.md walks through adding one
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -90,6 +90,16 @@ S = TypeVar("S", bound=BackendSettings)
 
 
 @dataclass(frozen=True, slots=True)
+class Webhooks:
+    """Events a backend pushes to subscribers. `read(trigger, headers, payload)` gives the
+    event's (delivery id, record id) or raises ValueError saying what is wrong with it; the
+    adapter offers `subscribe(trigger, url)` and `unsubscribe(trigger, url)`."""
+
+    triggers: tuple[str, ...]
+    read: Callable[[str, Mapping[str, str], dict[str, Any]], tuple[str | None, str | None]]
+
+
+@dataclass(frozen=True, slots=True)
 class CrmBackend(Generic[S]):
     """One CRM: `open` builds its adapter from complete settings; `sandbox_app` is a fresh
     ASGI app speaking the CRM's wire format; `sandbox_settings(base_url)` points the adapter at
@@ -101,6 +111,7 @@ class CrmBackend(Generic[S]):
     open: Callable[[S, OpenContext], Awaitable[CrmAdapter]]
     sandbox_app: Callable[[], Any]
     sandbox_settings: Callable[[str], S]
+    webhooks: Webhooks | None = None  # the events it pushes, if any
 
     @property
     def sandbox_path(self) -> str:

@@ -4,9 +4,11 @@ included by orchestrator.api.app."""
 
 from __future__ import annotations
 
+from orchestrator.console.crm_events import router as crm_events_router
 from orchestrator.console.dead_letters import router as dead_letters_router
 from orchestrator.console.routes import router
 
 router.include_router(dead_letters_router)
+router.include_router(crm_events_router)
 
 __all__ = ["router"]

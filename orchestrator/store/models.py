@@ -156,3 +156,23 @@ class DeadLetterRow(SQLModel, table=True):
     status: str = Field(default="new", index=True, max_length=16)  # new|replayed
     replayed_at: datetime | None = _time()
     replay_saga_id: uuid.UUID | None = Field(default=None, foreign_key="saga.id")
+
+
+class CrmEventRow(SQLModel, table=True):
+    """An event a CRM pushed to us (a webhook), stored before it was answered: `stored`, or
+    `rejected` with the reason. `delivery` recognises a redelivery; `saga_id` and `record_id`
+    tie it to the saga whose record it is about, when known."""
+
+    __tablename__ = "crm_event"
+    __table_args__ = (sa.UniqueConstraint("backend", "delivery", name="uq_crm_event_delivery"),)
+
+    id: int | None = _serial_id()
+    received_at: datetime = _time(nullable=False, index=True)
+    backend: str = Field(max_length=40)
+    trigger: str = Field(max_length=60)
+    delivery: str | None = Field(default=None, max_length=255)
+    payload: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    status: str = Field(default="stored", index=True, max_length=16)  # stored|rejected
+    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    record_id: str | None = Field(default=None, index=True, max_length=64)
+    saga_id: uuid.UUID | None = Field(default=None, foreign_key="saga.id", index=True)

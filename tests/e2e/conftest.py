@@ -31,6 +31,7 @@ P1, P2 = "550428000000111222", "550428000000333444"
 ORDER = {"contactId": CONTACT_ID, "products": [{"productId": P1, "quantity": 2},
                                                {"productId": P2, "quantity": 5}]}  # fmt: skip
 SALE_MODULES = ("Deals", "Quotes", "Sales_Orders")
+HOOK_SECRET = "hook-secret-e2e-5d1c"
 
 
 @dataclass
@@ -105,6 +106,7 @@ def e2e_settings(
         step_max_attempts=4,
         compensation_max_attempts=3,
         sync_wait_s=20.0,
+        webhook_secret=HOOK_SECRET,
         log_json=True,
     )
 

@@ -162,8 +162,25 @@ def test_the_readme_poologics_example_reaches_won_and_its_fault_leaves_the_lead_
     url, cwd = dev_server
     won, after_fault = readme_payloads("http://127.0.0.1:8000/sagas")[2:]
     (fault,) = readme_payloads("http://127.0.0.1:8000/poologics-sandbox/__sandbox__/faults")
+    deadline = time.monotonic() + 30  # dev subscribes itself once it is up
+    while not any(httpx.get(url + "/poologics-sandbox/__sandbox__/records").json()[
+        "subscriptions"].values()):  # fmt: skip
+        assert time.monotonic() < deadline, "salesaga dev did not subscribe to Poologics events"
+        time.sleep(0.2)
     ok = httpx.post(url + "/sagas", json=won, headers=CLIENT, timeout=30)
     assert ok.status_code == 200 and ok.json()["sagaStatus"] == "succeeded", ok.text
+    # dev subscribed itself to the sandbox's webhooks: the lead's events reach its saga
+    operator = {"x-api-key": "dev-operator-key"}
+    deadline, triggers = time.monotonic() + 15, set()
+    while triggers != {"new_opportunity", "opportunity_stage_change"} and (
+        time.monotonic() < deadline
+    ):
+        items = httpx.get(url + "/crm-events", params={"saga": ok.json()["sagaId"]},
+                          headers=operator).json()["items"]  # fmt: skip
+        triggers = {item["trigger"] for item in items}
+        time.sleep(0.2)
+    records = httpx.get(url + "/poologics-sandbox/__sandbox__/records").json()
+    assert triggers == {"new_opportunity", "opportunity_stage_change"}, records["deliveries"]
 
     httpx.post(url + "/poologics-sandbox/__sandbox__/faults", json=fault).raise_for_status()
     failed = httpx.post(url + "/sagas", json=after_fault, headers=CLIENT, timeout=30)

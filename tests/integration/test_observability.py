@@ -141,7 +141,9 @@ async def test_engine_lines_inside_a_step_carry_the_bound_saga_step_and_attempt(
     logging.getLogger("after").info("unrelated line")
 
     lines = json_log()
-    [raised] = [line for line in lines if line["logger"] == "orchestrator.saga.engine"]
+    # (a "store unavailable" warning may come too, when the database blinks under load)
+    engine_lines = [line for line in lines if line["logger"] == "orchestrator.saga.engine"]
+    [raised] = [line for line in engine_lines if line["level"] == "error"]
     assert raised["level"] == "error" and "adapter bug" in raised["exception"]
     assert (raised["saga_id"], raised["flow"]) == (str(saga.id), FLOW)
     assert (raised["step"], raised["attempt"], raised["task"]) == (

@@ -6,7 +6,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from orchestrator.backends.base import CrmBackend
+from orchestrator.backends.base import CrmBackend, Webhooks
+from orchestrator.backends.poologics import wire
 from orchestrator.backends.poologics.client import BACKEND_NAME, open_poologics_crm
 from orchestrator.backends.poologics.sandbox.data import SANDBOX_LOGIN, SANDBOX_PASSWORD
 from orchestrator.backends.poologics.settings import PoologicsSettings
@@ -41,4 +42,5 @@ POOLOGICS: CrmBackend[PoologicsSettings] = CrmBackend(
     open=open_poologics_crm,
     sandbox_app=sandbox_app,
     sandbox_settings=sandbox_settings,
+    webhooks=Webhooks(triggers=wire.TRIGGERS, read=wire.read_event),
 )

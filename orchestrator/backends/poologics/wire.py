@@ -73,6 +73,7 @@ write, TransientCrmError for the rest; a create answered without an id → Outco
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -378,3 +379,20 @@ def _rpc_message(body: Json) -> str:
     data = error.get("data")
     message = data.get("message") if isinstance(data, dict) else None
     return str(message or error.get("message") or "JSON-RPC error")
+
+
+def read_event(
+    trigger: str, headers: Mapping[str, str], payload: dict[str, Any]
+) -> tuple[str | None, str | None]:
+    """A pushed event's (delivery id, record id): the X-Poologics-Delivery header (our
+    assumption; none from a Poologics that sends none) and `poologics_id`, which every trigger's
+    output carries. ValueError names what is missing."""
+    if trigger not in TRIGGERS:
+        raise ValueError(f"trigger must be one of: {', '.join(TRIGGERS)}")
+    record = payload.get("poologics_id")
+    if isinstance(record, bool) or not isinstance(record, str | int) or str(record) == "":
+        raise ValueError("poologics_id is required: the id of the record the event is about")
+    if trigger != NEW_CONTACT and not isinstance(payload.get("stage"), str):
+        raise ValueError("stage is required in an opportunity event")
+    delivery = headers.get(DELIVERY_HEADER.lower()) or headers.get(DELIVERY_HEADER)
+    return (delivery[:255] if delivery else None), str(record)
