@@ -139,10 +139,16 @@ async def _saga_of(conn: AsyncConnection, event: Received, text: str) -> uuid.UU
             return saga_id
     if event.record_id is None:
         return None
-    query = sa.select(CRM_EVENT.c.saga_id).where(
-        CRM_EVENT.c.backend == event.backend, CRM_EVENT.c.record_id == event.record_id,
-        CRM_EVENT.c.saga_id.is_not(None),
-    ).limit(1)  # fmt: skip
+    query = (
+        sa.select(CRM_EVENT.c.saga_id)
+        .where(
+            CRM_EVENT.c.backend == event.backend,
+            CRM_EVENT.c.record_id == event.record_id,
+            CRM_EVENT.c.saga_id.is_not(None),
+        )
+        .order_by(CRM_EVENT.c.id.desc())
+        .limit(1)
+    )  # the newest: a record id is reused after a reset
     value = await conn.scalar(query)
     return value if isinstance(value, uuid.UUID) else None
 
@@ -157,6 +163,11 @@ def _detail(event: Received, event_id: int) -> dict[str, Any]:
     for key in ("stage", "name"):
         if isinstance(event.payload.get(key), str):
             detail[key] = event.payload[key]
+    crm, stage = event.backend.capitalize(), detail.get("stage")
+    if stage and "stage" in event.trigger:
+        detail["said"] = f"stage changed in {crm} to {stage}"
+    elif stage:
+        detail["said"] = f"{event.trigger.replace('_', ' ')} in {crm} (stage {stage})"
     return detail
 
 

@@ -84,3 +84,31 @@ def test_crm_sandbox_serves_the_sandboxes_with_a_warning(tmp_path):
     log = (tmp_path / "processes.log").read_text()
     assert "OnAutomate runs against its built-in sandbox (CRM_SANDBOX)" in log
     assert "CRM sandbox for Zoho CRM mounted at /zoho-sandbox" in log
+
+
+def test_salesaga_poologics_subscribe_and_unsubscribe_are_idempotent(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    secret = "subscribe-test-secret-42"
+    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/s.db", CRM_SANDBOX="true", API_KEYS="k",
+                    PORT=str(port), PUBLIC_URL=url, WEBHOOK_SECRET=secret)  # fmt: skip
+    records = url + "/poologics-sandbox/__sandbox__/records"
+    with running([[BIN / "salesaga", "serve"]], cwd=tmp_path, env=env, url=url):
+        for _ in range(2):
+            done = subprocess.run([BIN / "salesaga", "poologics", "subscribe"], env=env,
+                                  capture_output=True, text=True, timeout=60)  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            assert secret not in done.stdout + done.stderr
+        subscriptions = httpx.get(records).json()["subscriptions"]
+        assert subscriptions == {
+            trigger: [f"{url}/hooks/poologics/{trigger}/{secret}"]
+            for trigger in ("new_opportunity", "new_contact", "opportunity_stage_change")
+        }
+        done = subprocess.run([BIN / "salesaga", "poologics", "unsubscribe"], env=env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert not any(httpx.get(records).json()["subscriptions"].values())
+    no_secret = subprocess.run([BIN / "salesaga", "poologics", "subscribe"],
+                               env={**env, "WEBHOOK_SECRET": ""}, capture_output=True,
+                               text=True, timeout=60)  # fmt: skip
+    assert no_secret.returncode == 2 and "WEBHOOK_SECRET" in no_secret.stderr

@@ -59,6 +59,9 @@ async def test_an_event_carrying_a_marker_goes_to_that_saga_and_later_ones_follo
     ]
     assert kinds == [("crm.new_opportunity", "poologics", "New"),
                      ("crm.opportunity_stage_change", "poologics", "Won")]  # fmt: skip
+    said = [e["detail"]["said"] for e in (await saga_detail(db, saga_id)).events
+            if e["kind"].startswith("crm.")]  # fmt: skip
+    assert said == ["new opportunity in Poologics (stage New)", "stage changed in Poologics to Won"]
 
 
 async def test_an_event_about_no_saga_is_kept_without_one(db):

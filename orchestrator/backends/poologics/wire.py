@@ -62,9 +62,9 @@ What the seed shows is followed as shown. Where it is silent, these assumptions 
    LEAD_GONE, not done: the API cannot delete, so a person removed it and nothing shows it
    cancelled; a person decides.
 
-Mapping: "An unexpected error occurred…" and "An error occurred while retrieving records…" →
-TransientCrmError; "No record found with the given ID…" and the write's "No record found" →
-NotFound; every other documented message → PermanentCrmError with its code. HTTP 401 →
+Mapping (issue 18 pins it): "An unexpected error occurred…" → TransientCrmError (the only
+documented message retried); "No record found with the given ID…" and the write's "No record
+found" → NotFound; every other documented message → PermanentCrmError with its code. HTTP 401 →
 PermanentCrmError UNAUTHORIZED (client.py first fetches a new key once, unless the key is
 configured); 429 → RateLimited; 408 and 5xx → TransientCrmError; other 4xx → PermanentCrmError.
 In client.py: not sent → TransientCrmError; sent but unanswered → OutcomeUnknown for a create or
@@ -165,7 +165,7 @@ ERRORS: tuple[Documented, ...] = (
         "An error occurred while retrieving records. Please try again or contact "
         "support@poologics.com",
         "RETRIEVE_FAILED",
-        TransientCrmError,
+        PermanentCrmError,
     ),
 )
 BY_MESSAGE = {documented.message: documented for documented in ERRORS}
