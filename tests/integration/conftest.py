@@ -1,4 +1,5 @@
-"""One sandbox server per test module (Zoho, OnAutomate), reset to its seed for each test."""
+"""One sandbox server per test module (Zoho, OnAutomate, Poologics), reset to its seed for each
+test."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from orchestrator.backends.poologics.sandbox.data import SandboxState as PoologicsState
 from tests.onautomate_sandbox import RunningOnAutomateSandbox, running_onautomate_sandbox
+from tests.poologics_sandbox import RunningPoologicsSandbox, running_poologics_sandbox
 from tests.zoho_sandbox import RunningSandbox, running_sandbox
 
 
@@ -32,3 +35,19 @@ def onautomate_server() -> Iterator[RunningOnAutomateSandbox]:
 def onautomate(onautomate_server: RunningOnAutomateSandbox) -> RunningOnAutomateSandbox:
     onautomate_server.state.reset()
     return onautomate_server
+
+
+@pytest.fixture(scope="module")
+def poologics_server() -> Iterator[RunningPoologicsSandbox]:
+    state = PoologicsState(webhook_backoff_s=0.02)  # webhook retries 20, 40, 80, 160 ms apart
+    try:
+        with running_poologics_sandbox(state) as sandbox:
+            yield sandbox
+    finally:
+        state.close()
+
+
+@pytest.fixture
+def poologics(poologics_server: RunningPoologicsSandbox) -> RunningPoologicsSandbox:
+    poologics_server.state.reset()
+    return poologics_server

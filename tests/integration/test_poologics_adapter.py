@@ -29,7 +29,6 @@ from orchestrator.backends.poologics.sandbox.data import (
     SANDBOX_API_KEY,
     SANDBOX_LOGIN,
     SANDBOX_PASSWORD,
-    SandboxState,
 )
 from orchestrator.backends.poologics.sandbox.faults import ERRORS as SANDBOX_ERRORS
 from orchestrator.backends.poologics.settings import PoologicsSettings
@@ -56,22 +55,6 @@ Call = tuple[str, str, int | None]
 GET_KEY, CHECK, CREATE, WRITE, GET = (wire.GET_KEY_PATH, wire.CHECK_KEY_PATH, wire.CREATE_PATH,
                                       wire.WRITE_PATH, wire.GET_PATH)  # fmt: skip
 LOGIN_CALLS = [("POST", GET_KEY, 200), ("POST", CHECK, 200)]
-
-
-@pytest.fixture(scope="module")
-def poologics_server() -> Iterator[RunningPoologicsSandbox]:
-    state = SandboxState(webhook_backoff_s=0.02)
-    try:
-        with running_poologics_sandbox(state) as sandbox:
-            yield sandbox
-    finally:
-        state.close()
-
-
-@pytest.fixture
-def poologics(poologics_server: RunningPoologicsSandbox) -> RunningPoologicsSandbox:
-    poologics_server.state.reset()
-    return poologics_server
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ from orchestrator.backends.poologics.sandbox.data import (
     SANDBOX_LOGIN,
     SANDBOX_PASSWORD,
     STAGES,
-    SandboxState,
 )
 from orchestrator.backends.poologics.sandbox.faults import ERRORS
 from tests.poologics_sandbox import (
@@ -81,22 +80,6 @@ CONTACT_KEYS = ["poologics_id", "name", "email", "phone", "mobile", "street", "c
                 "state", "country"]  # fmt: skip
 SEED_LEAD = {"contact_name": "John Doe", "email": "john@example.com", "mobile": "0987654321",
              "city": "City", "stage_id": "Lead"}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def poologics_server() -> Iterator[RunningPoologicsSandbox]:
-    state = SandboxState(webhook_backoff_s=0.02)  # retries 20, 40, 80, 160 ms apart
-    try:
-        with running_poologics_sandbox(state) as sandbox:
-            yield sandbox
-    finally:
-        state.close()
-
-
-@pytest.fixture
-def poologics(poologics_server: RunningPoologicsSandbox) -> RunningPoologicsSandbox:
-    poologics_server.state.reset()
-    return poologics_server
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,6 @@ Not OnAutomate (for tests and dev, unauthenticated):
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import secrets
 from collections.abc import Mapping
@@ -46,6 +45,7 @@ from orchestrator.backends.onautomate.sandbox.data import (
     SandboxState,
 )
 from orchestrator.backends.onautomate.sandbox.faults import Fault, Operation, fault_reply
+from orchestrator.backends.sandbox_pages import html_document, record_page
 
 JSON_TYPE = "application/json"
 PAGE_SIZE = 20
@@ -228,7 +228,7 @@ async def opportunity_page(request: Request, pipeline_id: str, opportunity_id: s
             stage = state.stage_name(pipeline_id, found["pipelineStageId"])
             return HTMLResponse(_page_html(found, stage))
     body = "<h1>Not found</h1><p>No such opportunity in this pipeline.</p>"
-    return HTMLResponse(_html_document("Not found", body), status_code=404)
+    return HTMLResponse(html_document("OnAutomate", "Not found", body), status_code=404)
 
 
 def _page_html(found: Record, stage: str | None) -> str:
@@ -243,24 +243,7 @@ def _page_html(found: Record, stage: str | None) -> str:
         ("Updated", found.get("updatedAt")),
         ("Deleted", found.get("deletedAt") if found["deleted"] else "no"),
     ]
-    cells = "".join(
-        f"<tr><th>{html.escape(name)}</th><td>{html.escape(_shown(value))}</td></tr>"
-        for name, value in rows
-    )
-    title = html.escape(str(found["name"]))
-    body = f"<h1>{title}</h1><p>Opportunity {html.escape(found['id'])}</p><table>{cells}</table>"
-    return _html_document(title, body)
-
-
-def _shown(value: object) -> str:
-    return "—" if value is None or value == "" else str(value)
-
-
-def _html_document(title: str, body: str) -> str:
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{title} · OnAutomate sandbox</title></head><body>{body}</body></html>"
-    )
+    return record_page("OnAutomate", str(found["name"]), f"Opportunity {found['id']}", rows)
 
 
 # --- control routes (not OnAutomate) ------------------------------------------------------------

@@ -30,7 +30,6 @@ Not Poologics (for tests and dev, unauthenticated):
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -46,6 +45,7 @@ from orchestrator.backends.poologics.sandbox.data import (
     SandboxState,
 )
 from orchestrator.backends.poologics.sandbox.faults import Fault, Operation, fault_reply
+from orchestrator.backends.sandbox_pages import html_document, record_page
 
 JSON_TYPE = "application/json"
 KEY_HEADER = "API-KEY"
@@ -177,31 +177,15 @@ ui = APIRouter()
 
 
 @ui.get("/ui/{model}/{record_id}")
-async def record_page(request: Request, model: str, record_id: str) -> Response:
+async def ui_page(request: Request, model: str, record_id: str) -> Response:
     found = _state(request).record(model, record_id)
     if found is None:
         body = "<h1>Not found</h1><p>No such record.</p>"
-        return HTMLResponse(_html_document("Not found", body), status_code=404)
-    cells = "".join(
-        f"<tr><th>{html.escape(key)}</th><td>{html.escape(_shown(value))}</td></tr>"
-        for key, value in found.items()
-        if key != "poologics_id"
-    )
-    title = html.escape(str(found.get("name") or ""))
+        return HTMLResponse(html_document("Poologics", "Not found", body), status_code=404)
     kind = "Opportunity" if model == LEAD_MODEL else "Contact"
-    heading = f"<h1>{title}</h1><p>{kind} {html.escape(found['poologics_id'])}</p>"
-    return HTMLResponse(_html_document(title, f"{heading}<table>{cells}</table>"))
-
-
-def _shown(value: object) -> str:
-    return "—" if value is None or value == "" else str(value)
-
-
-def _html_document(title: str, body: str) -> str:
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{title} · Poologics sandbox</title></head><body>{body}</body></html>"
-    )
+    fields = [(key, value) for key, value in found.items() if key != "poologics_id"]
+    what = f"{kind} {found['poologics_id']}"
+    return HTMLResponse(record_page("Poologics", str(found.get("name") or ""), what, fields))
 
 
 # --- control routes (not Poologics) -------------------------------------------------------------
