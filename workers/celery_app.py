@@ -7,6 +7,7 @@ An entry point: it reads settings at import because Celery needs the app at modu
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
 import threading
 import uuid
@@ -126,7 +127,10 @@ class Runtime:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        return self._runner.run(fn(self.deps, *args, **kwargs))
+        # The current context, not the one the runner copied on its first call: otherwise the
+        # log context (task, saga id) of whichever task ran first in this process would label
+        # every later task's lines.
+        return self._runner.run(fn(self.deps, *args, **kwargs), context=contextvars.copy_context())
 
     def close(self) -> None:
         self._runner.run(self.deps.aclose())
