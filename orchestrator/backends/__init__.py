@@ -11,6 +11,7 @@ from typing import Any
 from orchestrator.backends.base import CrmBackend
 from orchestrator.backends.onautomate.backend import ONAUTOMATE
 from orchestrator.backends.poologics.backend import POOLOGICS
+from orchestrator.backends.rpccrm.backend import RPCCRM
 from orchestrator.backends.zoho.backend import ZOHO
 
-BACKENDS: tuple[CrmBackend[Any], ...] = (ZOHO, ONAUTOMATE, POOLOGICS)
+BACKENDS: tuple[CrmBackend[Any], ...] = (ZOHO, ONAUTOMATE, POOLOGICS, RPCCRM)

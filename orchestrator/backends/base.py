@@ -30,6 +30,9 @@ class BackendSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
     required: ClassVar[tuple[str, ...]] = ()
+    tuning: ClassVar[
+        tuple[str, ...]
+    ] = ()  # like the timeouts: set alone, they do not turn the backend on
 
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 20.0
@@ -47,7 +50,7 @@ class BackendSettings(BaseSettings):
     def touched(self) -> bool:
         """A variable beyond the timeouts and pool size was given a value: the backend is meant
         to be used (with the timeouts alone, or empty values, it is not; a sandbox keeps them)."""
-        given = self.model_fields_set - set(BackendSettings.model_fields)
+        given = self.model_fields_set - set(BackendSettings.model_fields) - set(self.tuning)
         return any(_filled(getattr(self, name)) for name in given)
 
     def pointed_at(self, sandbox: BackendSettings) -> BackendSettings:

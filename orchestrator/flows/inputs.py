@@ -7,9 +7,26 @@ library, not a framework: flows may use it (import-linter forbids only framework
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
+
+CENT = Decimal("0.01")
+
+
+def _amount(value: object) -> Decimal:
+    """A JSON number only (no strings, no booleans), kept to the cent: 12.5, 12.50 and
+    "1E+3"-like spellings of one amount give one input (and one idempotency digest)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a number")
+    amount = Decimal(str(value))
+    if not amount.is_finite() or amount != amount.quantize(CENT):
+        raise ValueError("must be a number with at most 2 decimal places")
+    return amount.quantize(CENT)
+
+
+Money = Annotated[Decimal, BeforeValidator(_amount), Field(ge=0, max_digits=15, decimal_places=2)]
 
 # An id as CRMs hand them out: letters, digits, '-' and '_'.
 Id = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]

@@ -10,36 +10,20 @@ written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, StrictStr, model_validator
+from pydantic import Field, StrictStr, model_validator
 
 from orchestrator.crm.errors import PermanentCrmError
 from orchestrator.crm.opportunities import NewOpportunity, OpportunityPipelines
 from orchestrator.crm.records import ScopedRef
-from orchestrator.flows.inputs import FlowInput
+from orchestrator.flows.inputs import FlowInput, Money
 from orchestrator.saga.definition import Flow, Step, StepContext, UndoKind
 
 FLOW_NAME = "onautomate.opportunity"
 BACKEND = "onautomate"
 
 Text = Annotated[StrictStr, Field(min_length=1, max_length=255)]
-CENT = Decimal("0.01")
-
-
-def _amount(value: object) -> Decimal:
-    """A JSON number only (no strings, no booleans), kept to the cent: 12.5, 12.50 and
-    "1E+3"-like spellings of one amount give one input (and one idempotency digest)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise ValueError("must be a number")
-    amount = Decimal(str(value))
-    if not amount.is_finite() or amount != amount.quantize(CENT):
-        raise ValueError("must be a number with at most 2 decimal places")
-    return amount.quantize(CENT)
-
-
-Money = Annotated[Decimal, BeforeValidator(_amount), Field(ge=0, max_digits=15, decimal_places=2)]
 Status = Literal["open", "won", "lost", "abandoned"]
 
 

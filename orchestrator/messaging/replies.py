@@ -19,7 +19,7 @@ from orchestrator.messaging.reply_transports import (
     ReplyTransport,
     SignedCallback,
 )
-from orchestrator.notify.build import Links, RecordUrl, record_line
+from orchestrator.notify.build import Links, RecordUrl, record_lines
 from orchestrator.notify.notices import Delivered
 from orchestrator.saga.definition import Flow
 from orchestrator.saga.state import SagaState, SagaStatus
@@ -36,9 +36,9 @@ def result_body(
     for step, row in zip(flow.steps, saga.steps, strict=True):
         if step.record is None:
             continue
-        line = record_line(step.record, step.output, row, record_url, step.undo_says)
-        records.append({"type": step.record, "step": step.name, "id": line.record_id,
-                        "state": line.fate.value, "url": line.url})  # fmt: skip
+        for line in record_lines(step.record, step.output, row, record_url, step.undo_says):
+            records.append({"type": step.record, "step": step.name, "id": line.record_id,
+                            "state": line.fate.value, "url": line.url})  # fmt: skip
     failed = saga.status is not SagaStatus.SUCCEEDED
     return {
         "type": RESULT_TYPE,

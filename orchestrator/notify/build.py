@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from orchestrator.crm.records import RecordRef
 from orchestrator.notify.report import FailureReport, RecordFate, RecordLine
 from orchestrator.saga.codec import from_json
-from orchestrator.saga.definition import Flow, UndoKind
+from orchestrator.saga.definition import Flow, UndoKind, record_ids
 from orchestrator.saga.state import SagaState, StepState, StepStatus
 
 _FATES = {
@@ -55,7 +57,10 @@ def failure_report(
     """What the IT e-mail says about this saga: error, failing step and every record's fate
     (`cancel_stage`: where a cancel-stage undo moved its record, when known)."""
     lines = tuple(
-        record_line(
+        line
+        for step_def, row in zip(flow.steps, saga.steps, strict=True)
+        if step_def.record is not None
+        for line in record_lines(
             step_def.record,
             step_def.output,
             row,
@@ -63,8 +68,6 @@ def failure_report(
             step_def.undo_says,
             cancel_stage=cancel_stage,
         )
-        for step_def, row in zip(flow.steps, saga.steps, strict=True)
-        if step_def.record is not None
     )
     described = flow.describe(from_json(flow.input_type, saga.input)) if flow.describe else None
     return FailureReport(
@@ -79,6 +82,32 @@ def failure_report(
     )
 
 
+def record_lines(
+    label: str,
+    output_type: type[Any],
+    row: StepState,
+    record_url: RecordUrl | None,
+    undo: UndoKind | None = UndoKind.DELETE,
+    *,
+    cancel_stage: str | None = None,
+) -> tuple[RecordLine, ...]:
+    """The lines of a step's records: one, or one per record for a step that writes several
+    (`ids`, e.g. products), each with its own link."""
+    if not isinstance(row.output, dict) or "ids" not in row.output:
+        return (record_line(label, output_type, row, record_url, undo, cancel_stage=cancel_stage),)
+    kind = str(row.output.get("kind") or label.lower())
+    lines = tuple(
+        record_line(label, RecordRef, _with_output(row, {"kind": kind, "id": record_id}),
+                    record_url, undo, cancel_stage=cancel_stage)
+        for record_id in record_ids(row.output)
+    )  # fmt: skip
+    return lines or (RecordLine(f"{label} ID", None, RecordFate.NOT_CREATED),)
+
+
+def _with_output(row: StepState, output: dict[str, Any]) -> StepState:
+    return dataclasses.replace(row, output=output)
+
+
 def record_line(
     label: str,
     output_type: type[Any],
@@ -89,7 +118,8 @@ def record_line(
     cancel_stage: str | None = None,
 ) -> RecordLine:
     """One record's line: its fate in the words of its undo, its link, what is left to do."""
-    record_id = row.output.get("id") if isinstance(row.output, dict) else None
+    ids = record_ids(row.output) if isinstance(row.output, dict) else ()
+    record_id = ids[0] if len(ids) == 1 else None
     if record_id is None:
         return RecordLine(f"{label} ID", None, RecordFate.NOT_CREATED)
     fate = _FATES.get(row.status, RecordFate.NOT_CREATED)

@@ -25,6 +25,20 @@ def marker_for(saga_id: uuid.UUID) -> str:
     return f"{MARKER_PREFIX}{saga_id}"
 
 
+def record_ids(output: object) -> tuple[str, ...]:
+    """The ids of the records a step's output names (a dataclass or its JSON): `id` for a step
+    that writes one record, `ids` for one that writes several of a kind (e.g. products)."""
+
+    def field(name: str) -> object:
+        return output.get(name) if isinstance(output, Mapping) else getattr(output, name, None)
+
+    many = field("ids")
+    if isinstance(many, list | tuple):
+        return tuple(str(item) for item in many if item is not None)
+    one = field("id")
+    return (str(one),) if isinstance(one, str | int) and not isinstance(one, bool) else ()
+
+
 class UndoKind(enum.StrEnum):
     """What a step's undo does to its record, so people are told in those words."""
 
@@ -62,7 +76,8 @@ class Step(Generic[In, Deps, Out]):
     `undo` reverses a done step (None: nothing to reverse, e.g. a read). `find` looks for the effect
     of an earlier, interrupted try by the saga's marker: a retry adopts it instead of duplicating.
     `irreversible` marks a write with no undo: a rollback past it ends `needs_manual_cleanup`.
-    `record` names what the output is for people ("Deal"); the output then has an `id`.
+    `record` names what the output is for people ("Deal"); the output then has an `id`, or
+    `ids` and a `kind` for a step that writes several records of one kind (`record_ids`).
     `undo_kind` says what the undo does to that record (None: DELETE when there is an undo,
     NONE for an irreversible write).
     """
@@ -76,6 +91,10 @@ class Step(Generic[In, Deps, Out]):
     record: str | None = None
     retry: RetryPolicy | None = None  # None: the engine's default
     undo_kind: UndoKind | None = None
+    # A step writing several records may fail after some: what its tries left behind, listed
+    # for people when it failed (its failure is then always looked into). Its `run` must itself
+    # find and keep what an earlier try made, as `find` adopts only a whole effect.
+    leftovers: Callable[[StepContext[In], Deps], Awaitable[Out | None]] | None = None
 
     @property
     def undo_says(self) -> UndoKind | None:

@@ -25,7 +25,7 @@ from orchestrator.crm.errors import (
 )
 from orchestrator.saga.actions import Action, ActionRefused, plan
 from orchestrator.saga.codec import from_json, to_json
-from orchestrator.saga.definition import Flow, Step, StepContext, UndoKind
+from orchestrator.saga.definition import Flow, Step, StepContext, UndoKind, record_ids
 from orchestrator.saga.errors import BackendOff, FlowNotFound, SagaNotFound
 from orchestrator.saga.policy import DEFAULT_RETRY, DEFAULT_UNDO_RETRY, RetryPolicy
 from orchestrator.saga.ports import Clock, SagaStore, StoreUnavailable, utc_now
@@ -228,7 +228,8 @@ class Engine:
             event = Event("step.retry", step.name, row.attempts, {**detail, "delay_s": delay})
             return await self._commit(saga, row, event)
         row.status, row.finished_at = StepStatus.FAILED, self.clock()
-        row.maybe_created = transient or row.attempts > 1  # a try may have landed unseen
+        # a try may have landed unseen, or a step writing several wrote some before it failed
+        row.maybe_created = transient or row.attempts > 1 or step.leftovers is not None
         saga.status, saga.failed_step = SagaStatus.COMPENSATING, step.name
         saga.error = f"{step.name}: {row.error}"
         failed = Event("step.failed", step.name, row.attempts, detail)
@@ -247,14 +248,8 @@ class Engine:
 
     async def _undo(self, saga: SagaState, bound: BoundFlow, index: int) -> bool:
         step, row = bound.flow.steps[index], saga.steps[index]
-        if step.undo is None and _wrote_nothing(step, row):  # e.g. a create it skipped
-            row.status = StepStatus.NOTHING_TO_UNDO
-            return await self._commit(saga, row, Event("undo.nothing_found", step.name))
         if step.undo is None:  # irreversible write: only a person can take it back
-            row.status = StepStatus.LEFT_FOR_OPERATOR
-            # said so, in those words: the CRM's API cannot remove it
-            event = Event("undo.left_for_operator", step.name, None, {"undo": UndoKind.NONE})
-            return await self._commit(saga, row, event)
+            return await self._leave_for_operator(saga, bound, step, row)
         self._claim(row, StepStatus.COMPENSATING)
         row.undo_attempts += 1
         if not await self._commit(saga, row, Event("undo.claimed", step.name, row.undo_attempts)):
@@ -273,6 +268,27 @@ class Engine:
         detail: dict[str, object] = {"record_id": _record_id(record),
                                      "undo": says.value if says else None}  # fmt: skip
         return await self._commit(saga, row, Event(kind, step.name, row.undo_attempts, detail))
+
+    async def _leave_for_operator(
+        self, saga: SagaState, bound: BoundFlow, step: Step[Any, Any, Any], row: StepState
+    ) -> bool:
+        """A write with no undo stays for a person, said so in those words. A failed step first
+        looks (by marker) for what its tries left behind: none found, nothing to undo."""
+        finder = step.leftovers or step.find
+        if row.output is None and finder is not None:
+            try:
+                found = await finder(self._context(saga, bound.flow), bound.deps)
+            except Exception as exc:
+                return await self._undo_failed(saga, bound.flow, step, row, exc)
+            if found is not None:
+                row.output = to_json(step.output, found)
+        if _wrote_nothing(step, row) or (row.output is None and finder is not None):
+            row.status = StepStatus.NOTHING_TO_UNDO  # e.g. a create it skipped or never made
+            return await self._commit(saga, row, Event("undo.nothing_found", step.name))
+        row.status = StepStatus.LEFT_FOR_OPERATOR
+        detail = {"undo": UndoKind.NONE, "record_id": _record_id(row.output)}
+        event = Event("undo.left_for_operator", step.name, None, detail)
+        return await self._commit(saga, row, event)
 
     async def _record_to_undo(
         self, step: Step[Any, Any, Any], row: StepState, ctx: StepContext[Any], deps: Any
@@ -385,9 +401,10 @@ def _seconds(value: float) -> timedelta:
 
 def _wrote_nothing(step: Step[Any, Any, Any], row: StepState) -> bool:
     """A record step that succeeded without a record id (it had nothing to create)."""
-    return step.record is not None and row.output is not None and row.output.get("id") is None
+    return step.record is not None and row.output is not None and not record_ids(row.output)
 
 
 def _record_id(output: object) -> str | None:
-    value = getattr(output, "id", None)
-    return value if isinstance(value, str) else None
+    """The record id(s) for an event's detail: "12" or "12, 13" for a step that made several."""
+    ids = record_ids(output) if output is not None else ()
+    return ", ".join(ids) if ids else None

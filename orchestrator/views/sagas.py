@@ -7,6 +7,7 @@ from typing import Any
 
 from orchestrator.flows import FLOWS
 from orchestrator.notify.build import RecordUrl, failure_report
+from orchestrator.saga.definition import record_ids
 from orchestrator.saga.state import SagaState
 from orchestrator.store.queries import SagaDetail, SagaPage
 
@@ -65,7 +66,7 @@ def _step(step: Any) -> dict[str, Any]:
         "status": step.status.value,
         "attempts": step.attempts,
         "undoAttempts": step.undo_attempts,
-        "recordId": output.get("id") if "kind" in output else None,
+        "recordId": ", ".join(record_ids(output)) or None if "kind" in output else None,
         "error": step.error,
         "errorCode": step.error_code,
         "startedAt": _iso(step.started_at),

@@ -15,6 +15,7 @@ from orchestrator.server import create_app
 from orchestrator.settings import Settings
 from tests.onautomate_sandbox import RunningOnAutomateSandbox, running_onautomate_sandbox
 from tests.poologics_sandbox import RunningPoologicsSandbox, running_poologics_sandbox
+from tests.rpccrm_sandbox import RunningRpcCrmSandbox, running_rpccrm_sandbox
 from tests.servers import serve_in_thread
 from tests.smtp_server import SmtpServer, running_smtp
 from tests.zoho_sandbox import RunningSandbox, running_sandbox
@@ -43,6 +44,7 @@ class Service:
     settings: Settings
     onautomate: RunningOnAutomateSandbox
     poologics: RunningPoologicsSandbox
+    rpccrm: RunningRpcCrmSandbox
 
     def create_sales(self, body=None, **kwargs) -> httpx.Response:
         return self.api.post("/createSales", json=ORDER if body is None else body, **kwargs)
@@ -85,6 +87,7 @@ def e2e_settings(
     smtp: SmtpServer,
     onautomate: RunningOnAutomateSandbox | None = None,
     poologics: RunningPoologicsSandbox | None = None,
+    rpccrm: RunningRpcCrmSandbox | None = None,
 ) -> Settings:
     return Settings(
         database_url=pg_url,
@@ -95,6 +98,7 @@ def e2e_settings(
             "zoho": sandbox.settings(),
             **({"onautomate": onautomate.settings()} if onautomate else {}),
             **({"poologics": poologics.settings()} if poologics else {}),
+            **({"rpccrm": rpccrm.settings()} if rpccrm else {}),
         },
         smtp_host=smtp.host,
         smtp_port=smtp.port,
@@ -115,8 +119,9 @@ def e2e_settings(
 def service(pg_url, redis_url) -> Iterator[Service]:
     with running_sandbox() as sandbox, running_smtp() as smtp, \
             running_onautomate_sandbox() as onautomate, \
-            running_poologics_sandbox() as poologics:  # fmt: skip
-        settings = e2e_settings(pg_url, redis_url, sandbox, smtp, onautomate, poologics)
+            running_poologics_sandbox() as poologics, \
+            running_rpccrm_sandbox() as rpccrm:  # fmt: skip
+        settings = e2e_settings(pg_url, redis_url, sandbox, smtp, onautomate, poologics, rpccrm)
         with embedded_worker(settings, concurrency=4, sweeps=False), \
                 embedded_stream_consumer(settings):  # fmt: skip
             app = create_app(settings, dispatch)
@@ -124,7 +129,7 @@ def service(pg_url, redis_url) -> Iterator[Service]:
                 api = httpx.Client(base_url=url, headers={"x-api-key": CLIENT_KEY}, timeout=30)
                 op = httpx.Client(base_url=url, headers={"x-api-key": OPERATOR_KEY}, timeout=30)
                 with api, op:
-                    yield Service(api, op, sandbox, smtp, settings, onautomate, poologics)
+                    yield Service(api, op, sandbox, smtp, settings, onautomate, poologics, rpccrm)
 
 
 @pytest.fixture
@@ -133,5 +138,6 @@ def svc(service) -> Service:
     service.sandbox.state.reset()
     service.onautomate.state.reset()
     service.poologics.state.reset()
+    service.rpccrm.state.reset()
     service.smtp.clear()
     return service

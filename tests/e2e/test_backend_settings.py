@@ -75,11 +75,13 @@ def test_crm_sandbox_serves_the_sandboxes_with_a_warning(tmp_path):
     with running([[BIN / "salesaga", "serve"]], cwd=tmp_path, env=env, url=url):
         assert httpx.get(url + "/zoho-sandbox/__sandbox__/records").status_code == 200
         assert httpx.get(url + "/onautomate-sandbox/__sandbox__/records").status_code == 200
+        assert httpx.get(url + "/rpccrm-sandbox/__sandbox__/records").status_code == 200
         flows = httpx.get(url + "/flows", headers={"x-api-key": "k"}).json()["items"]
         assert {item["flow"] for item in flows} == {
             "zoho.sale",
             "onautomate.opportunity",
             "poologics.opportunity",
+            "rpccrm.opportunity_ticket",
         }
     log = (tmp_path / "processes.log").read_text()
     assert "OnAutomate runs against its built-in sandbox (CRM_SANDBOX)" in log

@@ -124,6 +124,7 @@ def test_the_readme_onautomate_example_succeeds_and_its_fault_rolls_back(dev_ser
         "zoho.sale",
         "onautomate.opportunity",
         "poologics.opportunity",
+        "rpccrm.opportunity_ticket",
     }
 
     ok = httpx.post(url + "/sagas", json=body, headers=CLIENT, timeout=30)
@@ -160,7 +161,7 @@ def test_the_readme_poologics_example_reaches_won_and_its_fault_leaves_the_lead_
     dev_server,
 ):
     url, cwd = dev_server
-    won, after_fault = readme_payloads("http://127.0.0.1:8000/sagas")[2:]
+    won, after_fault = readme_payloads("http://127.0.0.1:8000/sagas")[2:4]
     (fault,) = readme_payloads("http://127.0.0.1:8000/poologics-sandbox/__sandbox__/faults")
     deadline = time.monotonic() + 30  # dev subscribes itself once it is up
     while not any(httpx.get(url + "/poologics-sandbox/__sandbox__/records").json()[
@@ -198,3 +199,38 @@ def test_the_readme_poologics_example_reaches_won_and_its_fault_leaves_the_lead_
         time.sleep(0.1)
     (mail,) = mails
     assert "stage Lost" in mail and "not deleted" in mail
+
+
+def test_the_readme_rpccrm_example_succeeds_and_its_refused_ticket_is_left_for_a_person(
+    dev_server,
+):
+    url, cwd = dev_server
+    sale, after_fault = readme_payloads("http://127.0.0.1:8000/sagas")[4:6]
+    (fault,) = readme_payloads("http://127.0.0.1:8000/rpccrm-sandbox/__sandbox__/faults")
+    ok = httpx.post(url + "/sagas", json=sale, headers=CLIENT, timeout=30)
+    assert ok.status_code == 200 and ok.json()["sagaStatus"] == "succeeded", ok.text
+    records = httpx.get(url + "/rpccrm-sandbox/__sandbox__/records").json()
+    tag = f"[salesaga-{ok.json()['sagaId']}]"
+    (made,) = [o for o in records["opportunities"] if tag in o["title"]]
+    assert made["value"] == 357.06 and len(made["products"]) == 2
+    assert [t["opportunity_id"] for t in records["tickets"] if tag in t["description"]] == [
+        made["id"]
+    ]
+
+    httpx.post(url + "/rpccrm-sandbox/__sandbox__/faults", json=fault).raise_for_status()
+    failed = httpx.post(url + "/sagas", json=after_fault, headers=CLIENT, timeout=30)
+    assert failed.status_code == 500, failed.text
+    assert failed.json()["sagaStatus"] == "needs_manual_cleanup"
+    saga_id = failed.json()["sagaId"]
+    saga = httpx.get(url + f"/sagas/{saga_id}", headers=CLIENT).json()
+    fates = {r["record"]: (r["id"], r["fate"]) for r in saga["records"]}
+    opportunity_id, fate = fates["Opportunity"]
+    assert fate == "left_in_place" and fates["Product"][1] == "left_in_place"
+    deadline = time.monotonic() + 10
+    mails: list[str] = []
+    while not mails and time.monotonic() < deadline:
+        mails = [m.read_text(errors="replace") for m in (cwd / ".salesaga" / "mail").glob("*.eml")
+                 if saga_id in m.read_text(errors="replace")]  # fmt: skip
+        time.sleep(0.1)
+    (mail,) = mails
+    assert f"Opportunity ID: {opportunity_id}: remove it by hand" in mail

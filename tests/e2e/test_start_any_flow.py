@@ -7,7 +7,10 @@ import pytest
 
 from tests.e2e.conftest import CONTACT_ID, ORDER, P1
 
-EVERY_FLOW = "flow must be one of: onautomate.opportunity, poologics.opportunity, zoho.sale"
+EVERY_FLOW = (
+    "flow must be one of: onautomate.opportunity, poologics.opportunity, "
+    "rpccrm.opportunity_ticket, zoho.sale"
+)
 
 
 def start(svc, body, **kwargs):

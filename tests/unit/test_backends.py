@@ -18,7 +18,7 @@ def no_crm_environment(monkeypatch):
     import os
 
     for name in list(os.environ):
-        if name.startswith(("ZOHO_", "ONAUTOMATE_", "POOLOGICS_", "CRM_", "PUBLIC_URL")):
+        if name.startswith(("ZOHO_", "ONAUTOMATE_", "POOLOGICS_", "RPCCRM_", "CRM_", "PUBLIC_URL")):
             monkeypatch.delenv(name)
 
 
@@ -59,6 +59,26 @@ def test_partial_settings_refuse_naming_what_is_missing(monkeypatch, given):
     assert f"Zoho CRM: {', '.join(missing)} not set" in str(refused.value)
 
 
+def test_the_rpc_crm_needs_its_url_user_password_and_profile(monkeypatch):
+    monkeypatch.setenv("RPCCRM_URL", "https://crm.example/api")
+    monkeypatch.setenv("RPCCRM_PASSWORD", "s3cr3t")
+    with pytest.raises(BackendMisconfigured) as refused:
+        plan_backends(Settings())
+    assert "RPC CRM: RPCCRM_EMAIL, RPCCRM_PROFILE_ID not set" in str(refused.value)
+    assert "s3cr3t" not in str(refused.value)
+    monkeypatch.setenv("RPCCRM_EMAIL", "sales@example.com")
+    monkeypatch.setenv("RPCCRM_PROFILE_ID", "7")
+    assert modes(Settings())["rpccrm"] == "crm"
+
+
+def test_the_rpc_crm_token_and_catalogue_lifetimes_alone_do_not_turn_it_on(monkeypatch):
+    monkeypatch.setenv("RPCCRM_TOKEN_TTL_S", "60")
+    monkeypatch.setenv("RPCCRM_CATALOGUE_TTL_S", "0")
+    assert modes(Settings())["rpccrm"] == "off"
+    (rpc,) = [p for p in plan_backends(Settings(crm_sandbox=True)) if p.backend.name == "rpccrm"]
+    assert (rpc.settings.token_ttl_s, rpc.settings.catalogue_ttl_s) == (60.0, 0.0)
+
+
 def test_settings_objects_given_in_crms_win_over_the_environment(monkeypatch):
     monkeypatch.setenv("ZOHO_CLIENT_ID", "partial")
     given = ZohoSettings(client_id="a", client_secret="b", refresh_token="c")
@@ -81,7 +101,14 @@ def test_timeouts_alone_are_not_partial_settings_and_the_sandbox_keeps_them(monk
 
 
 def test_empty_variables_are_unset_as_compose_passes_them(monkeypatch):
-    for name in (*ZOHO_VARS, "ONAUTOMATE_TOKEN", "ONAUTOMATE_PIPELINE_ID", "POOLOGICS_URL"):
+    for name in (
+        *ZOHO_VARS,
+        "ONAUTOMATE_TOKEN",
+        "ONAUTOMATE_PIPELINE_ID",
+        "POOLOGICS_URL",
+        "RPCCRM_URL",
+        "RPCCRM_PASSWORD",
+    ):
         monkeypatch.setenv(name, "")
     assert set(modes(Settings()).values()) == {"off"}
     plans = plan_backends(Settings(crm_sandbox=True, public_url="http://api:8000/"))

@@ -72,4 +72,52 @@ async def test_the_event_log_says_what_each_undo_did_to_its_record():
     undo = {e.step: e.detail for e in store.events[saga.id] if e.kind.startswith("undo.")
             and e.kind != "undo.claimed"}  # fmt: skip
     assert undo == {"note": {"record_id": "note", "undo": "delete"},
-                    "open_ticket": {"undo": "none"}}  # fmt: skip
+                    "open_ticket": {"undo": "none", "record_id": "1"}}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Batch:
+    kind: str = "ticket"
+    ids: tuple[str, ...] = ()
+
+
+class BatchDesk:
+    """Writes two tickets in one step; the second is refused after the first was made."""
+
+    def __init__(self, refuse_first: bool = False) -> None:
+        self.made: list[str] = []
+        self.refuse_first = refuse_first
+
+    async def open_two(self, ctx: StepContext[str], _: object = None) -> Batch:
+        for name in ("a", "b"):
+            if name == "b" or self.refuse_first:
+                raise PermanentCrmError(f"ticket {name} refused", code="INVALID_DATA")
+            self.made.append(name)
+        return Batch(ids=tuple(self.made))
+
+    async def left(self, ctx: StepContext[str], _: object = None) -> Batch | None:
+        return Batch(ids=tuple(self.made)) if self.made else None
+
+
+def batch_flow(desk: BatchDesk) -> Flow[str, object]:
+    step = Step("open_two", desk.open_two, Batch, irreversible=True, record="Ticket",
+                leftovers=desk.left)  # fmt: skip
+    return Flow("test.batch", str, (step,))
+
+
+async def test_a_step_that_fails_after_some_writes_lists_what_it_left():
+    desk = BatchDesk()
+    store = InMemorySagaStore()
+    saga = await run_to_end(batch_flow(desk), "x", desk, store=store)
+    assert saga.status is SagaStatus.NEEDS_MANUAL_CLEANUP  # failed on its first try, yet looked at
+    assert saga.steps[0].status is StepStatus.LEFT_FOR_OPERATOR
+    assert saga.steps[0].output == {"kind": "ticket", "ids": ["a"]}
+    left = [e for e in store.events[saga.id] if e.kind == "undo.left_for_operator"]
+    assert left[0].detail["record_id"] == "a"
+
+
+async def test_a_step_that_wrote_nothing_before_failing_ends_failed():
+    desk = BatchDesk(refuse_first=True)
+    saga = await run_to_end(batch_flow(desk), "x", desk)
+    assert saga.status is SagaStatus.FAILED
+    assert saga.steps[0].status is StepStatus.NOTHING_TO_UNDO

@@ -69,7 +69,7 @@ def test_an_unknown_flow_names_the_flows_there_are():
     field, message = refusal("hubspot.deal", {})
     assert field == "flow"
     assert message == ("flow must be one of: onautomate.opportunity, poologics.opportunity, "
-                       "zoho.sale "
+                       "rpccrm.opportunity_ticket, zoho.sale "
                        "(got 'hubspot.deal')")  # fmt: skip
 
 

@@ -1,0 +1,1 @@
+"""The method-RPC CRM (seed 001): every call a `{"method", "parameters"}` body, Bearer login."""
