@@ -62,19 +62,23 @@ def serve(
 
 @cli.command()
 def worker(
-    concurrency: Annotated[int | None, typer.Option(help="Worker processes")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Threads taking messages (WORKER_CONCURRENCY)")
+    ] = None,
     beat: Annotated[bool, typer.Option(help="Also run the periodic recovery sweeps")] = True,
     loglevel: Annotated[str, typer.Option()] = "INFO",
 ) -> None:
-    """Run a Celery worker (same as `celery -A workers worker`). With several workers, give
-    --beat to exactly one of them."""
+    """Run a worker process: a Celery worker (threads pool) whose tasks hand each saga to the
+    process's event loop, which drives up to WORKER_SAGAS at once. Run one per CPU core; with
+    several workers, give --beat to exactly one of them. SIGTERM: calls in flight finish within
+    SHUTDOWN_GRACE_S, the other sagas move on to other workers at once, exit 0."""
     from orchestrator.logging import configure_logging
     from workers.celery_app import app
 
     settings = get_settings()
     configure_logging(settings)
     _check_backends(settings)
-    argv = ["worker", f"--loglevel={loglevel}",
+    argv = ["worker", f"--loglevel={loglevel}", "--pool=threads",
             f"--concurrency={concurrency or settings.worker_concurrency}"]  # fmt: skip
     app.worker_main([*argv, "--beat"] if beat else argv)
 

@@ -91,7 +91,11 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
-    worker_concurrency: int = 4
+    worker_concurrency: int = 4  # Celery pool threads (or prefork processes) per worker
+    worker_sagas: int = 100  # sagas one worker process runs at once on its event loop
+    heartbeat_s: float = 2.0  # how often a worker process says it is alive
+    worker_dead_after_s: float = 8.0  # silent this long: dead, its steps are taken over
+    shutdown_grace_s: float = 20.0  # on SIGTERM: how long calls in flight may finish
 
     @property
     def service_url(self) -> str:

@@ -1,5 +1,5 @@
 """Celery app for `celery -A workers worker` and `salesaga worker`: broker wiring, the periodic
-sweeps, and one async runtime (event loop + Deps) per worker thread.
+sweeps, and the process's saga runtime (workers/runtime.py).
 
 An entry point: it reads settings at import because Celery needs the app at module level.
 """
@@ -7,7 +7,6 @@ An entry point: it reads settings at import because Celery needs the app at modu
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import sys
 import threading
 import uuid
@@ -15,10 +14,17 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from celery import Celery
-from celery.signals import setup_logging, worker_init, worker_ready
+from celery.signals import (
+    setup_logging,
+    worker_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 
 from orchestrator.bootstrap import Deps, build_deps
 from orchestrator.settings import Settings, get_settings
+from workers.runtime import Runtime, close_process_runtime, process_runtime
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -91,6 +97,8 @@ def _recover_on_start(**_: Any) -> None:
 def configure(settings: Settings) -> None:
     """Point the app and the runtimes built from now on at other settings (dev mode, tests)."""
     global _configured
+    if settings != _configured:
+        close_runtime(0.0)  # built for other settings: what it still drives is released
     _configured = settings
     app.conf.broker_url = settings.broker_url
     app.conf.result_backend = settings.result_backend
@@ -113,48 +121,48 @@ def _forget_connections() -> None:
     app._local = threading.local()
 
 
-class Runtime:
-    """One event loop and one set of adapters per worker thread: the pooled httpx client,
-    the Zoho token and the DB engine survive from one task to the next."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._runner = asyncio.Runner()
-        self.deps: Deps = self._runner.run(build_deps(settings))
-
-    def call(
-        self,
-        fn: Callable[Concatenate[Deps, P], Coroutine[Any, Any, T]],
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> T:
-        # The current context, not the one the runner copied on its first call: otherwise the
-        # log context (task, saga id) of whichever task ran first in this process would label
-        # every later task's lines.
-        return self._runner.run(fn(self.deps, *args, **kwargs), context=contextvars.copy_context())
-
-    def close(self) -> None:
-        self._runner.run(self.deps.aclose())
-        self._runner.close()
-
-
-_local = threading.local()
-
-
 def runtime() -> Runtime:
-    # Built lazily inside the task, i.e. in the forked child or the worker thread, never in
-    # the prefork parent (a loop or a connection pool must not cross a fork).
-    current: Runtime | None = getattr(_local, "runtime", None)
-    if current is None:
-        current = _local.runtime = Runtime(_configured or get_settings())
-    return current
+    """This process's saga runtime (workers/runtime.py), built on first use."""
+    return process_runtime(_configured or get_settings(), dispatch)
 
 
-def close_runtime() -> None:
-    """Close this thread's runtime (worker shutdown, tests)."""
-    current: Runtime | None = getattr(_local, "runtime", None)
-    if current is not None:
-        _local.runtime = None
-        current.close()
+def close_runtime(grace_s: float | None = None) -> None:
+    """Drain and close this process's runtime (worker shutdown, tests)."""
+    close_process_runtime(grace_s)
+
+
+@worker_shutdown.connect  # type: ignore[untyped-decorator]
+def _drain_on_shutdown(**_: Any) -> None:
+    """SIGTERM to a worker (threads or solo pool): Celery has stopped taking messages and
+    waited for its tasks (hand-overs, quick); now the sagas finish their calls or move on."""
+    close_runtime()
+
+
+@worker_process_shutdown.connect  # type: ignore[untyped-decorator]
+def _drain_prefork_child(**_: Any) -> None:
+    """The same in each child of a prefork pool (`celery -A workers worker` by default)."""
+    close_runtime()
+
+
+async def run_once(
+    settings: Settings,
+    fn: Callable[Concatenate[Deps, P], Coroutine[Any, Any, T]],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """Build the adapters, run `fn`, close them: for a thread that must leave nothing behind."""
+    deps = await build_deps(settings)
+    try:
+        return await fn(deps, *args, **kwargs)
+    finally:
+        await deps.aclose()
+
+
+def one_off(
+    fn: Callable[Concatenate[Deps, P], Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """`run_once` on a loop of the calling thread's own."""
+    return asyncio.run(run_once(_configured or get_settings(), fn, *args, **kwargs))
 
 
 def dispatch(saga_id: uuid.UUID, delay_s: float = 0.0) -> None:

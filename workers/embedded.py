@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from celery.contrib.testing.worker import start_worker
 
 from orchestrator.settings import Settings
-from workers.celery_app import app, configure
+from workers.celery_app import app, close_runtime, configure
 
 SWEEPS = ("saga.recover", "mail.flush_outbox")
 
@@ -41,6 +41,7 @@ def embedded_worker(
             yield
         finally:
             stop.set()
+    close_runtime()  # Celery's worker_shutdown did it already, unless the worker never ran
 
 
 def _sweep(stop: threading.Event, every_s: float) -> None:

@@ -21,7 +21,7 @@ from orchestrator.messaging.contract import CREATE_SALES, START_SAGA, TASKS, Mes
 from orchestrator.messaging.intake import DeadLettered, Started, accept, dead_letter
 from orchestrator.observability import log_context
 from orchestrator.saga.ports import StoreUnavailable
-from workers.celery_app import app, close_runtime, dispatch, runtime
+from workers.celery_app import app, dispatch, one_off, runtime
 
 log = logging.getLogger(__name__)
 
@@ -99,17 +99,15 @@ def _keep_unreadable(message: Any, exc: BaseException | None) -> bool:
 
 
 def _record_aside(message: Message, reason: str) -> bool:
-    """Record in a thread of its own, with a runtime closed afterwards: the consumer may run in
+    """Record in a thread of its own, with adapters closed afterwards: the consumer may run in
     the prefork parent, where no event loop or connection pool may stay behind (runtime())."""
     kept: list[int] = []
 
     def work() -> None:
         try:
-            kept.append(runtime().call(_keep, message, reason).dead_letter_id)
+            kept.append(one_off(_keep, message, reason).dead_letter_id)
         except Exception:
             log.exception("could not keep an undecodable %s message", message.task)
-        finally:
-            close_runtime()
 
     thread = threading.Thread(target=work, name="salesaga-dead-letter", daemon=True)
     thread.start()

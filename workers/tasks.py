@@ -10,47 +10,34 @@ import uuid
 
 from orchestrator.bootstrap import Deps
 from orchestrator.observability import log_context
-from orchestrator.saga.engine import Wakeup
-from orchestrator.saga.errors import BackendOff, SagaNotFound
 from orchestrator.saga.ports import StoreUnavailable
 from workers.celery_app import app, dispatch, runtime
 
 log = logging.getLogger(__name__)
 
-MAX_COUNTDOWN_S = 300.0  # far below the broker's visibility timeout; longer waits: recover()
-
-
-async def _advance(deps: Deps, saga_id: uuid.UUID) -> Wakeup | None:
-    # The runtime's event loop runs every task in one context of its own: bind (and unbind) there.
-    with log_context(saga_id=str(saga_id)):
-        return await deps.engine.advance(saga_id)
-
 
 @app.task(  # type: ignore[untyped-decorator]
     name="saga.advance",
-    # The store is down before anything happened: try again soon; recovery covers the rest.
-    autoretry_for=(StoreUnavailable,),
+    # The database is down while the runtime is built: try again soon; recovery covers the rest.
+    autoretry_for=(StoreUnavailable, OSError),
     retry_backoff=1,
     retry_backoff_max=30,
     max_retries=20,
 )
 def advance(saga_id: str) -> None:
-    """Make the saga's due moves, then schedule the next one.
+    """Hand the saga to this process's runtime, which makes its due moves on its event loop
+    (workers/runtime.py); returns as soon as the saga is taken on.
 
     Safe to receive twice: the engine claims the step row in SQL before any CRM call and a
     retried step looks for its earlier effect by marker, so a redelivery never duplicates.
     """
     with log_context(saga_id=saga_id, task="saga.advance"):
         try:
-            wakeup = runtime().call(_advance, uuid.UUID(saga_id))
-        except SagaNotFound:
-            log.error("saga.advance for unknown saga %s dropped", saga_id)
+            parsed = uuid.UUID(saga_id)
+        except ValueError:
+            log.error("saga.advance with a malformed saga id %r dropped", saga_id)
             return
-        except BackendOff as off:  # a worker with that backend moves it; recovery resends it
-            log.warning("saga %s left as it is: %s", saga_id, off)
-            return
-        if wakeup is not None and wakeup.after_s <= MAX_COUNTDOWN_S:
-            dispatch(uuid.UUID(saga_id), wakeup.after_s)
+        runtime().start(parsed)
 
 
 async def _due(deps: Deps) -> list[uuid.UUID]:

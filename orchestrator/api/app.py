@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from orchestrator import __version__
 from orchestrator.api.deps import ApiContext
 from orchestrator.api.errors import install_error_handlers
-from orchestrator.api.routes import dead_letters, health, hooks, plg, sagas, start
+from orchestrator.api.routes import dead_letters, health, hooks, plg, sagas, start, workers
 from orchestrator.bootstrap import Deps, Dispatcher, build_deps
 from orchestrator.observability.http import RequestContextMiddleware
 from orchestrator.settings import Settings
@@ -39,6 +39,7 @@ def create_api(settings: Settings, dispatch: Dispatcher, *, deps: Deps | None = 
     app.include_router(start.router)  # POST /sagas before /sagas/{id}/{action}
     app.include_router(sagas.router)
     app.include_router(dead_letters.router)
+    app.include_router(workers.router)
     app.include_router(hooks.router)
     app.include_router(health.router)
     app.add_middleware(RequestContextMiddleware)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 
 import sqlalchemy as sa
 from prometheus_client import REGISTRY, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orchestrator.notify.outbox import Outbox
 from orchestrator.saga.state import SagaStatus
+from orchestrator.store.liveness import WorkerRegistry
 from orchestrator.store.models import DeadLetterRow
 from orchestrator.store.sql_store import SAGA
 
@@ -45,14 +46,18 @@ def process_collectors() -> tuple[Collector, ...]:
     return (REGISTRY,)
 
 
-async def render_metrics(db: AsyncEngine, outbox: Outbox, flows: Iterable[str]) -> bytes:
+async def render_metrics(
+    db: AsyncEngine, outbox: Outbox, flows: Iterable[str], *, dead_after_s: float = 8.0
+) -> bytes:
     """Prometheus text exposition; without the database the table gauges say so and the
     process metrics are served all the same."""
-    gauges = await table_gauges(db, outbox, flows)
+    gauges = await table_gauges(db, outbox, flows, dead_after_s)
     return generate_latest(_Scrape(process_collectors(), gauges))
 
 
-async def table_gauges(db: AsyncEngine, outbox: Outbox, flows: Iterable[str]) -> tuple[Metric, ...]:
+async def table_gauges(
+    db: AsyncEngine, outbox: Outbox, flows: Iterable[str], dead_after_s: float
+) -> tuple[Metric, ...]:
     up = GaugeMetricFamily(
         "salesaga_state_table_up", "1 if this scrape could read the state table, else 0."
     )
@@ -60,6 +65,8 @@ async def table_gauges(db: AsyncEngine, outbox: Outbox, flows: Iterable[str]) ->
         backlog = await outbox.backlog()
         counts = await saga_counts(db)
         waiting = await dead_letters_waiting(db)
+        registry = WorkerRegistry(db)
+        alive, takeovers = await registry.alive_count(dead_after_s), await registry.takeovers()
     except (SQLAlchemyError, OSError) as exc:
         log.warning("metrics: state table unreadable", extra={"error": type(exc).__name__})
         up.add_metric([], 0)
@@ -79,7 +86,15 @@ async def table_gauges(db: AsyncEngine, outbox: Outbox, flows: Iterable[str]) ->
         "salesaga_dead_letters_waiting", "Dead letters not replayed yet (status new)."
     )
     letters.add_metric([], waiting)
-    return up, outbox_gauge, sagas, letters
+    workers = GaugeMetricFamily(
+        "salesaga_workers_alive", "Worker processes whose heartbeat is fresh (WORKER_DEAD_AFTER_S)."
+    )
+    workers.add_metric([], alive)
+    taken = CounterMetricFamily(
+        "salesaga_takeovers", "Steps taken over from dead workers (step.taken_over events)."
+    )
+    taken.add_metric([], takeovers)
+    return up, outbox_gauge, sagas, letters, workers, taken
 
 
 async def saga_counts(db: AsyncEngine) -> dict[tuple[str, str], int]:

@@ -25,11 +25,13 @@ from orchestrator.crm.errors import (
 )
 from orchestrator.saga.actions import Action, ActionRefused, plan
 from orchestrator.saga.codec import from_json, to_json
-from orchestrator.saga.definition import Flow, Step, StepContext, UndoKind, record_ids
+from orchestrator.saga.definition import Flow, Step, StepContext, UndoKind
 from orchestrator.saga.errors import BackendOff, FlowNotFound, SagaNotFound
 from orchestrator.saga.policy import DEFAULT_RETRY, DEFAULT_UNDO_RETRY, RetryPolicy
 from orchestrator.saga.ports import Clock, SagaStore, StoreUnavailable, utc_now
 from orchestrator.saga.shape import check_steps, undo_specs
+from orchestrator.saga.shape import record_id as _record_id
+from orchestrator.saga.shape import wrote_nothing as _wrote_nothing
 from orchestrator.saga.state import (
     Change,
     Done,
@@ -81,6 +83,8 @@ class Engine:
     idempotency_ttl_s: float = 86_400.0
     recover_hold_s: float = 60.0
     on_finish: Callable[[SagaState], Awaitable[None]] | None = None
+    holder: str | None = None  # this worker's id, written on every claim (worker liveness)
+    stopping: Callable[[], bool] = lambda: False  # True: hand the saga on after this move
 
     async def start(
         self,
@@ -122,6 +126,7 @@ class Engine:
         """Make every move that is due now; return when the saga next needs a worker.
 
         None means: terminal, or another worker holds the saga (its lease will tell recovery).
+        Once `stopping()` says so, returns after the move in hand with a wake-up of 0 s.
         """
         saga = await self.store.load(saga_id)
         if saga is None:
@@ -138,6 +143,8 @@ class Engine:
                 return None if move.held else Wakeup(self._seconds_until(move.at))
             if not await self._perform(saga, bound, move):
                 return None  # lost the compare-and-set: someone else moved this saga
+            if self.stopping():
+                return Wakeup(0.0)  # this worker is shutting down: another one goes on
 
     async def act(
         self, saga_id: uuid.UUID, action: Action, *, actor: str, comment: str | None = None
@@ -220,7 +227,8 @@ class Engine:
         policy = step.retry or self.retry
         row.error, row.error_code, row.lease_until = error_message(exc), error_code(exc), None
         detail = {"error": row.error, "code": row.error_code, "transient": transient}
-        if transient and not policy.exhausted(row.attempts):
+        # tries cut off by a dead or stopped worker were no fault of the step
+        if transient and not policy.exhausted(row.attempts - row.interrupted):
             delay = policy.delay(row.attempts, retry_after(exc))
             if isinstance(exc, OutcomeUnknown):
                 delay = max(delay, self.ambiguous_wait_s)
@@ -345,6 +353,7 @@ class Engine:
         row.status, row.retry_at = status, None
         row.started_at = row.started_at or now
         row.lease_until = now + _seconds(self.lease_s)
+        row.holder = self.holder
 
     async def _commit(
         self,
@@ -359,6 +368,9 @@ class Engine:
         saga.updated_at = now
         saga.wake_at = wake_at(saga, now)
         steps = (row,) if isinstance(row, StepState) else tuple(row or ())
+        for step in steps:
+            if step.status not in (StepStatus.RUNNING, StepStatus.COMPENSATING):
+                step.holder = None  # a claim's end: nobody holds the step now
         change = Change(saga, expected, steps, tuple(events), notify)
         return await self._apply(change)
 
@@ -397,14 +409,3 @@ class Engine:
 
 def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
-
-
-def _wrote_nothing(step: Step[Any, Any, Any], row: StepState) -> bool:
-    """A record step that succeeded without a record id (it had nothing to create)."""
-    return step.record is not None and row.output is not None and not record_ids(row.output)
-
-
-def _record_id(output: object) -> str | None:
-    """The record id(s) for an event's detail: "12" or "12, 13" for a step that made several."""
-    ids = record_ids(output) if output is not None else ()
-    return ", ".join(ids) if ids else None

@@ -6,9 +6,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from orchestrator.saga.definition import Flow
+from orchestrator.saga.definition import Flow, Step, record_ids
 from orchestrator.saga.errors import StepMismatch
-from orchestrator.saga.state import SagaState, UndoSpec
+from orchestrator.saga.state import SagaState, StepState, UndoSpec
 
 
 @functools.cache
@@ -30,3 +30,14 @@ def check_steps(saga: SagaState, flow: Flow[Any, Any]) -> None:
             raise StepMismatch(str(saga.id), row.index, row.name, step.name)
     if len(saga.steps) != len(flow.steps):
         raise StepMismatch(str(saga.id), len(saga.steps), "?", "?")
+
+
+def wrote_nothing(step: Step[Any, Any, Any], row: StepState) -> bool:
+    """A record step that succeeded without a record id (it had nothing to create)."""
+    return step.record is not None and row.output is not None and not record_ids(row.output)
+
+
+def record_id(output: object) -> str | None:
+    """The record id(s) for an event's detail: "12" or "12, 13" for a step that made several."""
+    ids = record_ids(output) if output is not None else ()
+    return ", ".join(ids) if ids else None

@@ -69,6 +69,8 @@ class StepState:
     finished_at: datetime | None = None
     lease_until: datetime | None = None
     retry_at: datetime | None = None
+    holder: str | None = None  # the worker process that claimed it (while running/compensating)
+    interrupted: int = 0  # tries cut off by their worker's death or shutdown: not held against it
 
 
 @dataclass(slots=True)

@@ -95,6 +95,8 @@ class SagaStepRow(SQLModel, table=True):
     finished_at: datetime | None = _time()
     lease_until: datetime | None = _time()
     retry_at: datetime | None = _time()
+    holder: str | None = Field(default=None, max_length=120, index=True)  # a worker.id
+    interrupted: int | None = 0  # nullable: databases made before it get the column added
 
 
 class SagaEventRow(SQLModel, table=True):
@@ -176,3 +178,19 @@ class CrmEventRow(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
     record_id: str | None = Field(default=None, index=True, max_length=64)
     saga_id: uuid.UUID | None = Field(default=None, foreign_key="saga.id", index=True)
+
+
+class WorkerRow(SQLModel, table=True):
+    """A worker process that runs sagas: it beats here every HEARTBEAT_S while alive
+    (orchestrator/store/liveness.py). Its claims carry its id (saga_step.holder)."""
+
+    __tablename__ = "worker"
+
+    id: str = Field(primary_key=True, max_length=120)  # host:pid:random
+    host: str = Field(max_length=255)
+    pid: int
+    state: str = Field(index=True, max_length=16)  # alive|stopping|stopped|dead
+    started_at: datetime = _time(nullable=False)
+    beat_at: datetime = _time(nullable=False, index=True)
+    ended_at: datetime | None = _time()
+    taken_over_by: str | None = Field(default=None, max_length=120)

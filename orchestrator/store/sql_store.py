@@ -32,7 +32,8 @@ _SAGA_FIELDS = (
 )  # fmt: skip
 _STEP_FIELDS = (
     "name", "status", "attempts", "undo_attempts", "output", "error", "error_code",
-    "maybe_created", "started_at", "finished_at", "lease_until", "retry_at",
+    "maybe_created", "started_at", "finished_at", "lease_until", "retry_at", "holder",
+    "interrupted",
 )  # fmt: skip
 
 
@@ -168,6 +169,7 @@ def _step_values(saga_id: uuid.UUID, step: StepState, *, with_key: bool = True) 
 def _step_state(row: Any) -> StepState:
     step = StepState(index=row["index"], **{k: row[k] for k in _STEP_FIELDS})
     step.status = StepStatus(row["status"])
+    step.interrupted = step.interrupted or 0
     return step
 
 

@@ -66,6 +66,7 @@ def _step(step: Any) -> dict[str, Any]:
         "status": step.status.value,
         "attempts": step.attempts,
         "undoAttempts": step.undo_attempts,
+        "heldBy": step.holder,  # the worker inside this step's call now, if any
         "recordId": ", ".join(record_ids(output)) or None if "kind" in output else None,
         "error": step.error,
         "errorCode": step.error_code,

@@ -23,6 +23,7 @@ import httpx
 from tests.processes import BIN, clean_env, die_with_parent, free_port, stop, wait_healthy
 
 KEY = "fault-client-key"
+OPERATOR_KEY = "fault-operator-key"
 CONTACT = "550428000008877665"
 P1, P2, POISON = "550428000000111222", "550428000000333444", "550428000000777888"
 TERMINAL = {"succeeded", "compensated", "failed", "compensation_failed", "needs_manual_cleanup"}
@@ -46,14 +47,14 @@ class Cluster:
 
     # --- processes ------------------------------------------------------------------------------
 
-    def _spawn(self, *args: str) -> subprocess.Popen:
+    def _spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         # Tie the child's life to ours — but PR_SET_PDEATHSIG follows the forking *thread*, so
         # only from the main thread (the soak's chaos thread starts workers too).
         tie = threading.current_thread() is threading.main_thread()
         command = [str(BIN / args[0]), *args[1:]]
         with (self.cwd / "cluster.log").open("a") as log:  # the child keeps its own copy
             # Own session: a SIGKILL to the group takes the prefork parent and its children.
-            return subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=log,
+            return subprocess.Popen(command, cwd=self.cwd, env=env or self.env, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True,
                                     preexec_fn=die_with_parent if tie else None)  # fmt: skip
 
@@ -65,11 +66,27 @@ class Cluster:
             self.start_worker()
         wait_healthy(self.url, [self.api], self.cwd / "cluster.log")
 
-    def start_worker(self) -> subprocess.Popen:
+    def start_worker(self, **env: str) -> subprocess.Popen:
+        """A worker process; `env` overrides settings for it alone (e.g. SHUTDOWN_GRACE_S)."""
+        own = {**self.env, **env}
         worker = self._spawn("salesaga", "worker", "--no-beat", "--concurrency", "3",
-                             "--loglevel", "WARNING")  # fmt: skip
+                             "--loglevel", "WARNING", env=own)  # fmt: skip
         self.workers.append(worker)
         return worker
+
+    def holder(self, saga_id: str, step: str) -> subprocess.Popen:
+        """The worker process inside the step's call now (its id is host:pid:…)."""
+        held = {s["name"]: s["heldBy"] for s in self.saga(saga_id)["steps"]}[step]
+        assert held, f"nobody holds {step}"
+        pid = int(held.split(":")[1])
+        [worker] = [w for w in self.workers if w.pid == pid]
+        return worker
+
+    def workers_view(self) -> dict:
+        with httpx.Client(base_url=self.url, headers={"x-api-key": OPERATOR_KEY}) as http:
+            response = http.get("/workers")
+        response.raise_for_status()
+        return response.json()
 
     def prune(self) -> None:
         """Forget workers that are gone already."""
@@ -105,6 +122,9 @@ class Cluster:
             response = http.get(f"/sagas/{saga_id}")
         response.raise_for_status()
         return response.json()
+
+    def events(self, saga_id: str) -> list[dict]:
+        return list(self.saga(saga_id)["events"])
 
     def step_status(self, saga_id: str, step: str) -> str:
         return {s["name"]: s["status"] for s in self.saga(saga_id)["steps"]}[step]
@@ -165,15 +185,20 @@ class Cluster:
 def start_cluster(tmp_path: Path, pg_url: str, *, smtp_port: int, workers: int = 1,
                   **overrides: str) -> Cluster:  # fmt: skip
     port = free_port()
-    env = clean_env(
+    settings = dict(  # noqa: C408 - the names are environment variables
         DATABASE_URL=pg_url, BROKER_URL="redis://127.0.0.1:6379/11", API_KEYS=KEY, PORT=str(port),
+        OPERATOR_API_KEYS=OPERATOR_KEY,
         SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port), IT_EMAIL="it@example.com",
         CELERY_QUEUE=f"faults-{uuid.uuid4().hex[:8]}",  # stale consumers of old runs hear nothing
-        SYNC_WAIT_S="0.2", LEASE_S="4", RECOVER_EVERY_S="1", RECOVER_HOLD_S="3",
+        # A lease far longer than any test waits: a dead worker's step is taken over by liveness
+        # (silent 3 s) or the test fails.
+        SYNC_WAIT_S="0.2", LEASE_S="120", HEARTBEAT_S="0.5", WORKER_DEAD_AFTER_S="3",
+        SHUTDOWN_GRACE_S="10", RECOVER_EVERY_S="1", RECOVER_HOLD_S="3",
         ZOHO_READ_TIMEOUT_S="2", AMBIGUOUS_WAIT_S="3", RETRY_BASE_S="0.1", RETRY_CAP_S="1",
         STEP_MAX_ATTEMPTS="8", COMPENSATION_MAX_ATTEMPTS="8", MAIL_RETRY_BASE_S="0.5",
-        MAIL_RETRY_CAP_S="1", SMTP_TIMEOUT_S="2", LOG_LEVEL="WARNING", **overrides,
+        MAIL_RETRY_CAP_S="1", SMTP_TIMEOUT_S="2", LOG_LEVEL="WARNING",
     )  # fmt: skip
+    env = clean_env(**{**settings, **overrides})
     cluster = Cluster(tmp_path, env, f"http://127.0.0.1:{port}")
     cluster.start(workers)
     return cluster

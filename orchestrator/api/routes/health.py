@@ -25,5 +25,10 @@ async def readyz(ctx: ContextDep) -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics(ctx: ContextDep) -> Response:
-    body = await render_metrics(ctx.deps.db, ctx.deps.outbox, ctx.deps.engine.flows)
+    body = await render_metrics(
+        ctx.deps.db,
+        ctx.deps.outbox,
+        ctx.deps.engine.flows,
+        dead_after_s=ctx.deps.settings.worker_dead_after_s,
+    )
     return Response(body, media_type=CONTENT_TYPE_LATEST)

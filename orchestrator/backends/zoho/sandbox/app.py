@@ -13,7 +13,9 @@ Control routes (not Zoho; for tests, which may run the sandbox in another proces
   POST /__sandbox__/faults         a Fault as JSON: {"module": "Quotes", "operation": "create",
                                    "status": 500, "code": null, "times": 1, "retry_after": null,
                                    "details": {}, "delay_s": 0, "probability": 1.0,
-                                   "body_contains": null}; a fault without status only delays
+                                   "body_contains": null, "answer_delay_s": 0}; a fault without
+                                   status only delays (delay_s: before anything is stored;
+                                   answer_delay_s: create/delete store at once, answer late)
   POST /__sandbox__/revoke-tokens  optional {"refresh_token": true}: also revoke the refresh token
   POST /__sandbox__/reset          back to seed; optional {"refresh_limit": 9, "token_ttl_s": 60,
                                    "search_lag_s": 5} (kept until changed again)
@@ -95,10 +97,16 @@ async def _misbehave(
     fault = state.faults.take(module, operation, await request.body())
     if fault is None:
         return
+    request.state.answer_delay_s = fault.answer_delay_s
     if fault.delay_s:
         await asyncio.sleep(fault.delay_s)
     if fault.status is not None:
         raise ZohoReply(*fault_reply(fault))
+
+
+async def _answer_late(request: Request) -> None:
+    """A fault's answer_delay_s: the change is stored, the answer waits."""
+    await asyncio.sleep(getattr(request.state, "answer_delay_s", 0.0))
 
 
 async def _admit(request: Request, module: str, operation: Operation) -> SandboxState:
@@ -261,6 +269,7 @@ async def insert_records(request: Request, module: str) -> Response:
     state = await _admit(request, module, "create")
     data, trigger = await _insert_body(request)
     results = [state.insert(module, r, index=i, trigger=trigger) for i, r in enumerate(data)]
+    await _answer_late(request)
     added = sum(result["status"] == "success" for result in results)
     status = 201 if added == len(results) else 400 if added == 0 else 207
     return reply(status, {"data": results})
@@ -270,6 +279,7 @@ async def insert_records(request: Request, module: str) -> Response:
 async def delete_record(request: Request, module: str, record_id: str) -> Response:
     state = await _admit(request, module, "delete")
     entry = state.delete(module, record_id, wf_trigger=request.query_params.get("wf_trigger"))
+    await _answer_late(request)
     return reply(200 if entry["status"] == "success" else 400, {"data": [entry]})
 
 

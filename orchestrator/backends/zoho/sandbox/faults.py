@@ -50,11 +50,14 @@ class Fault(SandboxFault):
     message: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
     retry_after: str | None = None  # sent as the Retry-After header (429)
+    # create/delete: the change is stored at once, the answer comes this much later (a write that
+    # landed while its caller died or gave up)
+    answer_delay_s: float = Field(default=0.0, ge=0.0, le=120.0)
 
     @model_validator(mode="after")
     def _does_something(self) -> Fault:
-        if self.status is None and self.delay_s == 0.0:
-            raise ValueError("a fault needs a status or a delay_s")
+        if self.status is None and self.delay_s == 0.0 and self.answer_delay_s == 0.0:
+            raise ValueError("a fault needs a status, a delay_s or an answer_delay_s")
         return self
 
     def matches(self, module: str, operation: Operation, body: bytes = b"") -> bool:
