@@ -156,7 +156,7 @@ async def open_backends(
 
 async def build_deps(settings: Settings, *, mailer: Mailer | None = None) -> Deps:
     plans = plan_backends(settings)
-    db = make_engine(settings.database_url)
+    db = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     await create_schema(db)
     store = SqlSagaStore(db)
     metrics = process_metrics()

@@ -17,6 +17,7 @@ from orchestrator.api.routes import dead_letters, health, hooks, plg, sagas, sta
 from orchestrator.bootstrap import Deps, Dispatcher, build_deps
 from orchestrator.observability.http import RequestContextMiddleware
 from orchestrator.settings import Settings
+from orchestrator.store.endings import SagaEndings
 
 
 def create_api(settings: Settings, dispatch: Dispatcher, *, deps: Deps | None = None) -> FastAPI:
@@ -26,10 +27,13 @@ def create_api(settings: Settings, dispatch: Dispatcher, *, deps: Deps | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = deps is None
         built = deps if deps is not None else await build_deps(settings)
-        app.state.api = ApiContext(built, dispatch)
+        endings = SagaEndings(settings.database_url)
+        await endings.start()
+        app.state.api = ApiContext(built, dispatch, endings)
         try:
             yield
         finally:
+            await endings.aclose()
             if own:
                 await built.aclose()
 

@@ -11,12 +11,14 @@ from orchestrator.api.auth import Caller, Role, identify, require
 from orchestrator.bootstrap import Deps, Dispatcher
 from orchestrator.intake import Intake
 from orchestrator.messaging.intake import Inbox
+from orchestrator.store.endings import SagaEndings
 
 
 @dataclass(slots=True)
 class ApiContext:
     deps: Deps
     dispatch: Dispatcher
+    endings: SagaEndings  # who waits for a saga's end hears of it here
     intake: Intake = field(init=False)  # the one way in, dispatching to the workers
     inbox: Inbox = field(init=False)  # dead-letter replays
 

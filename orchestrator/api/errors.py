@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from orchestrator.api.auth import AuthError
@@ -61,6 +62,15 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("The service's database is unavailable; try again."), 503)
 
 
+async def _too_busy(request: Request, _exc: Exception) -> JSONResponse:
+    """Every database connection of this process stayed busy past the pool's timeout: an
+    overload, not a fault; the client is told to come back (with the same Idempotency-Key a
+    retry cannot start a second sale)."""
+    log.error("database pool exhausted during %s %s", request.method, request.url.path)
+    body = error_body("The service is overloaded; try again shortly.")
+    return JSONResponse(body, 503, headers={"Retry-After": "1"})
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse(error_body("Internal error."), 500)
@@ -74,4 +84,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(DBAPIError, _database_down)
     app.add_exception_handler(StoreUnavailable, _database_down)
+    app.add_exception_handler(PoolTimeout, _too_busy)
     app.add_exception_handler(Exception, _unexpected)

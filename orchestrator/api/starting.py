@@ -4,6 +4,7 @@ start through the intake with the Idempotency-Key, wait up to SYNC_WAIT_S for th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -12,6 +13,7 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from orchestrator.api.deps import ApiContext
 from orchestrator.api.errors import ApiError
@@ -19,8 +21,6 @@ from orchestrator.api.schemas import KEY_REUSED, idempotency_key
 from orchestrator.intake import KeyReused, Parsed
 from orchestrator.saga.state import SagaStatus
 from orchestrator.store.queries import saga_outcome
-
-POLL_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,18 +56,24 @@ async def start_and_wait(
 
 async def wait_for_end(ctx: ApiContext, saga_id: uuid.UUID, *, replayed: bool) -> Outcome:
     """The saga's end (status and error), or what it was doing when SYNC_WAIT_S ran out. The
-    saga exists already: a database that is down meanwhile is waited for, never an error."""
+    saga exists already: a database that is down meanwhile is waited for, never an error.
+    Woken by the end's notification (orchestrator/store/endings.py), not by polling: the row is
+    read once now, once when woken, and once a second as the fallback."""
     deadline = time.monotonic() + ctx.deps.settings.sync_wait_s
     last, error = "pending", None
-    while True:
-        try:
-            seen = await saga_outcome(ctx.deps.db, saga_id)
-        except (DBAPIError, OSError):  # the database will be back
-            seen = None
-        if seen is not None:
-            last, error = seen
-            if SagaStatus(last).terminal:
-                return Outcome(saga_id, SagaStatus(last), replayed, last, error)
-        if time.monotonic() >= deadline:
-            return Outcome(saga_id, None, replayed, last, error)
-        await asyncio.sleep(POLL_S)
+    with ctx.endings.watch(saga_id) as ended:
+        while True:
+            ended.clear()
+            try:
+                seen = await saga_outcome(ctx.deps.db, saga_id)
+            except (DBAPIError, PoolTimeout, OSError):  # the database will be back, or free
+                seen = None
+            if seen is not None:
+                last, error = seen
+                if SagaStatus(last).terminal:
+                    return Outcome(saga_id, SagaStatus(last), replayed, last, error)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return Outcome(saga_id, None, replayed, last, error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), min(left, ctx.endings.interval_s))

@@ -11,7 +11,8 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +53,33 @@ from orchestrator.saga.state import (
 )
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Carried:
+    """A step's success not yet written: it goes into the next move's transaction (the next
+    claim, or the finish), which follows at once with no CRM call in between, so a step costs
+    one transaction instead of two. Lost with its process, it is found again by marker."""
+
+    saga_id: uuid.UUID
+    steps: dict[int, StepState] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+    def add(self, row: StepState, event: Event) -> None:
+        self.steps[row.index] = row
+        self.events.append(event)
+
+    def merge(
+        self, steps: tuple[StepState, ...], events: tuple[Event, ...]
+    ) -> tuple[tuple[StepState, ...], tuple[Event, ...]]:
+        merged = {**self.steps, **{step.index: step for step in steps}}
+        out = (tuple(merged.values()), (*self.events, *events))
+        self.steps, self.events = {}, []
+        return out
+
+
+# The advance() in progress in this task; each drive of a saga is its own asyncio task.
+_CARRY: ContextVar[Carried | None] = ContextVar("salesaga_carried", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +163,15 @@ class Engine:
         if bound.deps is None:
             raise BackendOff(saga.flow, bound.flow.backend)
         check_steps(saga, bound.flow)
+        token = _CARRY.set(Carried(saga.id))
+        try:
+            wakeup = await self._moves(saga, bound)
+            # a success still carried (nothing came after it) is written now, alone
+            return wakeup if await self._commit_carried(saga) else None
+        finally:
+            _CARRY.reset(token)
+
+    async def _moves(self, saga: SagaState, bound: BoundFlow) -> Wakeup | None:
         while True:
             move = next_move(saga, undo_specs(bound.flow), self.clock())
             if isinstance(move, Done):
@@ -203,10 +240,14 @@ class Engine:
         row.status, row.output = StepStatus.SUCCEEDED, to_json(step.output, output)
         row.error = row.error_code = None
         row.finished_at, row.lease_until, row.retry_at = self.clock(), None, None
+        row.holder = None
         detail = {"adopted": adopted, "record_id": _record_id(output)}
-        return await self._commit(
-            saga, row, Event("step.succeeded", step.name, row.attempts, detail)
-        )
+        succeeded = Event("step.succeeded", step.name, row.attempts, detail)
+        carried = _CARRY.get()
+        if carried is not None and carried.saga_id == saga.id:
+            carried.add(row, succeeded)  # written with the next move's claim: one transaction
+            return True
+        return await self._commit(saga, row, succeeded)
 
     async def _find_or_run(
         self, step: Step[Any, Any, Any], ctx: StepContext[Any], deps: Any, attempt: int
@@ -339,7 +380,7 @@ class Engine:
         notify = finish_notices(saga, status)
         if not await self._commit(saga, None, Event(f"saga.{status.value}"), notify=notify):
             return False
-        if self.on_finish is not None:
+        if notify and self.on_finish is not None:  # nothing queued: nothing to deliver
             try:
                 await self.on_finish(saga)
             except Exception:  # the outbox keeps the notice; delivery is retried later
@@ -368,11 +409,20 @@ class Engine:
         saga.updated_at = now
         saga.wake_at = wake_at(saga, now)
         steps = (row,) if isinstance(row, StepState) else tuple(row or ())
+        carried = _CARRY.get()
+        if carried is not None and carried.saga_id == saga.id and carried.events:
+            steps, events = carried.merge(steps, events)
         for step in steps:
             if step.status not in (StepStatus.RUNNING, StepStatus.COMPENSATING):
                 step.holder = None  # a claim's end: nobody holds the step now
         change = Change(saga, expected, steps, tuple(events), notify)
         return await self._apply(change)
+
+    async def _commit_carried(self, saga: SagaState) -> bool:
+        carried = _CARRY.get()
+        if carried is None or not carried.events:
+            return True
+        return await self._commit(saga, None)
 
     async def _apply(self, change: Change) -> bool:
         """Write the change; while the store is down, keep the outcome and try again, so a CRM

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orchestrator.saga.ports import DuplicateIdempotencyKey, StoreUnavailable
 from orchestrator.saga.state import Change, Event, SagaState, SagaStatus, StepState, StepStatus
+from orchestrator.store.endings import CHANNEL as ENDED_CHANNEL
 from orchestrator.store.models import OutboxRow, SagaEventRow, SagaRow, SagaStepRow
 
 SAGA = SagaRow.__table__  # type: ignore[attr-defined]
@@ -92,6 +93,9 @@ class SqlSagaStore:
             if change.notify:
                 rows = [_outbox_values(saga, kind) for kind in change.notify]
                 await conn.execute(sa.insert(OUTBOX), rows)
+            if saga.status.terminal and conn.dialect.name == "postgresql":
+                # delivered at commit, to whoever waits for this saga (store/endings.py)
+                await conn.execute(sa.select(sa.func.pg_notify(ENDED_CHANNEL, str(saga.id))))
         return True
 
     async def claim_due(

@@ -19,23 +19,36 @@ TOKEN = CrmTokenRow.__table__  # type: ignore[attr-defined]
 
 
 class SqlTokenCache:
+    """The token last read or refreshed is kept in the process while fresh: a CRM call costs no
+    SQL read. A token revoked meanwhile is answered 401 by the CRM, and that refresh goes to
+    the table (`stale`), where another process may have stored the new one already."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._local = asyncio.Lock()
+        self._seen: dict[str, CachedToken] = {}
 
     async def get(self, key: str) -> CachedToken | None:
+        seen = self._seen.get(key)
+        if seen is not None and seen.fresh():
+            return seen
         async with self._engine.connect() as conn:
-            return await _read(conn, key)
+            current = await _read(conn, key)
+        if current is not None:
+            self._seen[key] = current
+        return current
 
     async def refresh(self, key: str, fetch: Fetch, *, stale: str | None) -> CachedToken:
         async with self._local, self._engine.begin() as conn:
             await _lock(conn, key)
             current = await _read(conn, key)
             if current is not None and current.fresh() and current.value != stale:
+                self._seen[key] = current
                 return current  # another process refreshed while we waited for the lock
             token = await fetch()
             await _write(conn, key, token, exists=current is not None)
-            return token
+        self._seen[key] = token
+        return token
 
 
 async def _lock(conn: AsyncConnection, key: str) -> None:
