@@ -17,6 +17,7 @@ from celery import Celery
 from celery.signals import (
     setup_logging,
     worker_init,
+    worker_process_init,
     worker_process_shutdown,
     worker_ready,
     worker_shutdown,
@@ -89,9 +90,23 @@ def _refuse_partial_backends(**_: Any) -> None:
 
 
 @worker_ready.connect  # type: ignore[untyped-decorator]
-def _recover_on_start(**_: Any) -> None:
-    """A new worker first takes up every saga a dead one left behind."""
+def _recover_on_start(sender: Any = None, **_: Any) -> None:
+    """A new worker beats at once (operators see it before its first saga) and first takes up
+    every saga a dead one left behind."""
+    if not _prefork(sender):  # a prefork parent runs no saga: its children beat (below)
+        runtime()
     app.send_task("saga.recover", ignore_result=True)
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _beat_in_child(**_: Any) -> None:
+    """Each child of a prefork pool is a worker process of its own."""
+    runtime()
+
+
+def _prefork(consumer: Any) -> bool:
+    pool = getattr(consumer, "pool", None)
+    return "prefork" in type(pool).__module__
 
 
 def configure(settings: Settings) -> None:
