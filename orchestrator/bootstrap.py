@@ -35,7 +35,7 @@ from orchestrator.saga.engine import BoundFlow, Engine
 from orchestrator.saga.policy import RetryPolicy
 from orchestrator.saga.state import FAILURE_NOTICE, REPLY_NOTICE, SagaState
 from orchestrator.settings import Settings
-from orchestrator.store.db import create_schema, make_engine
+from orchestrator.store.db import SqlCounts, create_schema, make_engine
 from orchestrator.store.sql_store import SqlSagaStore
 from orchestrator.store.token_cache import SqlTokenCache
 
@@ -95,6 +95,7 @@ class Deps:
     outbox: Outbox
     replies: Replies
     flows: Mapping[str, Flow[Any, Any]] = field(default_factory=dict)  # the flows that can run
+    sql: SqlCounts = field(default_factory=SqlCounts)  # what this process sent on `db`
 
     def adapter_for(self, flow_name: str) -> CrmAdapter | None:
         """The adapter of the flow's backend, None when that backend is off here."""
@@ -199,7 +200,8 @@ async def build_deps(settings: Settings, *, mailer: Mailer | None = None) -> Dep
         recover_hold_s=settings.recover_hold_s,
         on_finish=deliver_notice,
     )
-    return Deps(settings, db, store, engine, crms, mailer, outbox, replies, flows)
+    sql = SqlCounts.attach(db)
+    return Deps(settings, db, store, engine, crms, mailer, outbox, replies, flows, sql)
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,7 +143,7 @@ class Runtime:
         beating_since: float | None = None
         while True:
             try:
-                await self.registry.beat(self.worker_id, host, pid)
+                await self.registry.beat(self.worker_id, host, pid, self.deps.sql.as_dict())
                 beating_since = beating_since if beating_since is not None else loop.time()
                 if loop.time() - beating_since >= settings.worker_dead_after_s:
                     await self._take_over()

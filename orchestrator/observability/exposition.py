@@ -18,8 +18,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orchestrator.notify.outbox import Outbox
+from orchestrator.saga.ports import StoreUnavailable
 from orchestrator.saga.state import SagaStatus
-from orchestrator.store.liveness import WorkerRegistry
+from orchestrator.store.db import SqlCounts
+from orchestrator.store.liveness import SQL_COUNTS, WorkerRegistry
 from orchestrator.store.models import DeadLetterRow
 from orchestrator.store.sql_store import SAGA
 
@@ -47,11 +49,17 @@ def process_collectors() -> tuple[Collector, ...]:
 
 
 async def render_metrics(
-    db: AsyncEngine, outbox: Outbox, flows: Iterable[str], *, dead_after_s: float = 8.0
+    db: AsyncEngine,
+    outbox: Outbox,
+    flows: Iterable[str],
+    *,
+    dead_after_s: float = 8.0,
+    sql: SqlCounts | None = None,
 ) -> bytes:
     """Prometheus text exposition; without the database the table gauges say so and the
-    process metrics are served all the same."""
+    process metrics are served all the same. `sql`: this (API) process's SQL counts."""
     gauges = await table_gauges(db, outbox, flows, dead_after_s)
+    gauges = (*gauges, *sql_counters(sql, await _workers_sql(db)))
     return generate_latest(_Scrape(process_collectors(), gauges))
 
 
@@ -95,6 +103,29 @@ async def table_gauges(
     )
     taken.add_metric([], takeovers)
     return up, outbox_gauge, sagas, letters, workers, taken
+
+
+async def _workers_sql(db: AsyncEngine) -> dict[str, int] | None:
+    try:
+        return await WorkerRegistry(db).sql_counts()
+    except (SQLAlchemyError, OSError, StoreUnavailable):
+        return None
+
+
+def sql_counters(api: SqlCounts | None, workers: dict[str, int] | None) -> tuple[Metric, ...]:
+    """salesaga_db_{statements,commits,rollbacks}_total by process kind: this API process, and
+    every worker process as of its last beat (HEARTBEAT_S)."""
+    families = []
+    for name in SQL_COUNTS:
+        family = CounterMetricFamily(
+            f"salesaga_db_{name}", f"SQL {name} sent by salesaga's processes.", labels=["process"]
+        )
+        if api is not None:
+            family.add_metric(["api"], api.as_dict()[name])
+        if workers is not None:
+            family.add_metric(["workers"], workers[name])
+        families.append(family)
+    return tuple(families)
 
 
 async def saga_counts(db: AsyncEngine) -> dict[tuple[str, str], int]:

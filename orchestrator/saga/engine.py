@@ -11,8 +11,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +24,8 @@ from orchestrator.crm.errors import (
     retry_after,
 )
 from orchestrator.saga.actions import Action, ActionRefused, plan
+from orchestrator.saga.carry import CARRY as _CARRY
+from orchestrator.saga.carry import Carried
 from orchestrator.saga.codec import from_json, to_json
 from orchestrator.saga.definition import Flow, Step, StepContext, UndoKind
 from orchestrator.saga.errors import BackendOff, FlowNotFound, SagaNotFound
@@ -53,33 +54,6 @@ from orchestrator.saga.state import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class Carried:
-    """A step's success not yet written: it goes into the next move's transaction (the next
-    claim, or the finish), which follows at once with no CRM call in between, so a step costs
-    one transaction instead of two. Lost with its process, it is found again by marker."""
-
-    saga_id: uuid.UUID
-    steps: dict[int, StepState] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
-
-    def add(self, row: StepState, event: Event) -> None:
-        self.steps[row.index] = row
-        self.events.append(event)
-
-    def merge(
-        self, steps: tuple[StepState, ...], events: tuple[Event, ...]
-    ) -> tuple[tuple[StepState, ...], tuple[Event, ...]]:
-        merged = {**self.steps, **{step.index: step for step in steps}}
-        out = (tuple(merged.values()), (*self.events, *events))
-        self.steps, self.events = {}, []
-        return out
-
-
-# The advance() in progress in this task; each drive of a saga is its own asyncio task.
-_CARRY: ContextVar[Carried | None] = ContextVar("salesaga_carried", default=None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,3 +96,33 @@ def _add_missing_columns(conn: sa.Connection) -> None:
             kind = column.type.compile(dialect=conn.dialect)
             conn.execute(sa.text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
             log.warning("schema: added column %s.%s (%s)", table.name, column.name, kind)
+
+
+class SqlCounts:
+    """Statements, commits and rollbacks a process sent on an engine, counted by SQLAlchemy's
+    events (GIL-atomic increments: exact enough for figures per sale)."""
+
+    def __init__(self) -> None:
+        self.statements = self.commits = self.rollbacks = 0
+
+    @classmethod
+    def attach(cls, engine: AsyncEngine) -> SqlCounts:
+        counts = cls()
+        target = engine.sync_engine
+        sa.event.listen(target, "before_cursor_execute", counts._statement)
+        sa.event.listen(target, "commit", counts._commit)
+        sa.event.listen(target, "rollback", counts._rollback)
+        return counts
+
+    def as_dict(self) -> dict[str, int]:
+        return {"statements": self.statements, "commits": self.commits,
+                "rollbacks": self.rollbacks}  # fmt: skip
+
+    def _statement(self, *_: Any) -> None:
+        self.statements += 1
+
+    def _commit(self, *_: Any) -> None:
+        self.commits += 1
+
+    def _rollback(self, *_: Any) -> None:
+        self.rollbacks += 1

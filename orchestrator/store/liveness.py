@@ -9,7 +9,7 @@ step), and because the database is already what recovery trusts; a beat is one s
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +25,7 @@ from orchestrator.store.sql_store import EVENT, SAGA, STEP, reachable
 WORKER = WorkerRow.__table__  # type: ignore[attr-defined]
 ALIVE, STOPPING, STOPPED, DEAD = "alive", "stopping", "stopped", "dead"
 HELD = (StepStatus.RUNNING.value, StepStatus.COMPENSATING.value)
+SQL_COUNTS = ("statements", "commits", "rollbacks")
 KEEP_ENDED = timedelta(days=1)  # ended workers stay listed this long
 
 
@@ -65,11 +66,14 @@ class WorkerRegistry:
     def _db_now(self) -> Any:
         return sa.func.now() if self._pg else self._clock()
 
-    async def beat(self, worker_id: str, host: str, pid: int) -> None:
-        """Say this worker is alive (the first beat registers it). A worker once declared
-        dead that beats again is alive again; what it held was taken over meanwhile, and its
-        late writes lose the compare-and-set on the saga's version."""
+    async def beat(
+        self, worker_id: str, host: str, pid: int, sql: Mapping[str, int] | None = None
+    ) -> None:
+        """Say this worker is alive (the first beat registers it), with its SQL counts so far.
+        A worker once declared dead that beats again is alive again; what it held was taken
+        over meanwhile, and its late writes lose the compare-and-set on the saga's version."""
         now = self._db_now()
+        counts = {f"sql_{name}": value for name, value in (sql or {}).items()}
         async with reachable(), self._engine.begin() as conn:
             updated = await conn.execute(
                 sa.update(WORKER)
@@ -78,14 +82,16 @@ class WorkerRegistry:
                     beat_at=now,
                     state=sa.case((WORKER.c.state == STOPPING, STOPPING), else_=ALIVE),
                     ended_at=None,
+                    **counts,
                 )
             )
             if updated.rowcount == 0:
                 await conn.execute(
                     sa.insert(WORKER).values(
-                        id=worker_id, host=host, pid=pid, state=ALIVE, started_at=now, beat_at=now
+                        id=worker_id, host=host, pid=pid, state=ALIVE, started_at=now,
+                        beat_at=now, **counts,
                     )
-                )
+                )  # fmt: skip
 
     async def take_over(self, taker: str, dead_after_s: float) -> list[Freed]:
         """Declare dead every worker silent for `dead_after_s` and free the steps it held, in
@@ -203,6 +209,14 @@ class WorkerRegistry:
         )
         async with reachable(), self._engine.connect() as conn:
             return int(await conn.scalar(query) or 0)
+
+    async def sql_counts(self) -> dict[str, int]:
+        """Statements, commits and rollbacks of every worker in the table, summed."""
+        query = sa.select(*(sa.func.coalesce(sa.func.sum(WORKER.c[f"sql_{name}"]), 0)
+                            for name in SQL_COUNTS))  # fmt: skip
+        async with reachable(), self._engine.connect() as conn:
+            row = (await conn.execute(query)).one()
+        return {name: int(value) for name, value in zip(SQL_COUNTS, row, strict=True)}
 
     async def takeovers(self) -> int:
         """Steps taken over from dead workers, ever (the events say so)."""

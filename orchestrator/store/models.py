@@ -194,3 +194,7 @@ class WorkerRow(SQLModel, table=True):
     beat_at: datetime = _time(nullable=False, index=True)
     ended_at: datetime | None = _time()
     taken_over_by: str | None = Field(default=None, max_length=120)
+    # what its sagas cost in SQL so far (the engine's pool; beats not counted), for /metrics
+    sql_statements: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
+    sql_commits: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
+    sql_rollbacks: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))

@@ -38,12 +38,20 @@ def test_the_workers_api_lists_the_live_worker_and_needs_an_operator_key(svc):
     assert svc.api.get("/workers").status_code == 403  # a client key is not enough
 
 
-def test_metrics_count_the_live_workers_and_the_takeovers(svc):
+def test_metrics_count_the_live_workers_the_takeovers_and_the_sql_sent(svc):
     this_process_worker(svc)
+    time.sleep(svc.settings.heartbeat_s + 0.5)  # the worker's counts go out with its beat
     text = svc.operator.get("/metrics").text
-    samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
-    assert samples["salesaga_workers_alive"] >= 1
-    assert samples["salesaga_takeovers_total"] >= 0
+    samples = {(s.name, s.labels.get("process")): s.value
+               for f in text_string_to_metric_families(text) for s in f.samples}  # fmt: skip
+    assert samples[("salesaga_workers_alive", None)] >= 1
+    assert samples[("salesaga_takeovers_total", None)] >= 0
+    for process in ("api", "workers"):  # a sale was started and run: both sent SQL
+        assert samples[("salesaga_db_commits_total", process)] >= 1
+        assert (
+            samples[("salesaga_db_statements_total", process)]
+            > samples[("salesaga_db_commits_total", process)]
+        )
 
 
 def test_the_console_shows_each_worker_with_its_heartbeat(svc, page):  # noqa: F811

@@ -30,5 +30,6 @@ async def metrics(ctx: ContextDep) -> Response:
         ctx.deps.outbox,
         ctx.deps.engine.flows,
         dead_after_s=ctx.deps.settings.worker_dead_after_s,
+        sql=ctx.deps.sql,
     )
     return Response(body, media_type=CONTENT_TYPE_LATEST)
