@@ -4,6 +4,7 @@ all start sagas here — the flow's input validated by its model, the idempotenc
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -125,7 +126,8 @@ class Intake:
             if on_new is not None:
                 await on_new(saga.id)
         if started.live:
-            self._dispatch(started.saga_id)
+            # A publish is blocking I/O (and retried while the broker is away): off the loop.
+            await asyncio.to_thread(self._dispatch, started.saga_id)
         return started
 
     def _dispatch(self, saga_id: uuid.UUID) -> None:
