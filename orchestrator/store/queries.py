@@ -15,6 +15,8 @@ from orchestrator.saga.state import SagaState
 from orchestrator.store.sql_store import EVENT, OUTBOX, SAGA, STEP, load_saga
 
 MAX_PAGE = 200
+# built once (SQLAlchemy memoises its cache key): read by every waiting /createSales
+_OUTCOME = sa.select(SAGA.c.status, SAGA.c.error).where(SAGA.c.id == sa.bindparam("w_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +47,7 @@ class SagaPage:
 async def saga_outcome(db: AsyncEngine, saga_id: uuid.UUID) -> tuple[str, str | None] | None:
     """The saga's status word and error (the one that started its rollback), in one read."""
     async with db.connect() as conn:
-        row = (
-            await conn.execute(sa.select(SAGA.c.status, SAGA.c.error).where(SAGA.c.id == saga_id))
-        ).first()
+        row = (await conn.execute(_OUTCOME, {"w_id": saga_id})).first()
     return None if row is None else (str(row.status), row.error)
 
 
