@@ -32,7 +32,7 @@ def parse(argv: list[str]) -> BenchSettings:
         help="concurrency levels, comma-separated (default 1,10,100,1000)",
     )
     parser.add_argument(
-        "--duration", type=float, default=5.0, help="seconds per level (default 5); 0 with --sales"
+        "--duration", type=float, default=4.0, help="seconds per level (default 4); 0 with --sales"
     )
     parser.add_argument(
         "--level-duration",
@@ -68,8 +68,14 @@ def parse(argv: list[str]) -> BenchSettings:
     parser.add_argument(
         "--sync-wait",
         type=float,
-        default=60.0,
-        help="salesaga's SYNC_WAIT_S for /createSales (default 60)",
+        default=120.0,
+        help="salesaga's SYNC_WAIT_S for /createSales (default 120)",
+    )
+    parser.add_argument(
+        "--level-cap",
+        type=float,
+        default=75.0,
+        help="seconds after which a level's unfinished sales are cancelled as errors (75)",
     )
     parser.add_argument("--warmup", type=int, default=20, help="warm-up sales per engine")
     parser.add_argument(
@@ -92,6 +98,7 @@ def parse(argv: list[str]) -> BenchSettings:
         help="do not count SQL statements (no sitecustomize hook)",
     )
     parser.add_argument("--no-write", action="store_true", help="print only; write no files")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs")
     args = parser.parse_args(argv)
     engines = tuple(e for e in args.engines.split(",") if e)
     unknown = set(engines) - set(ENGINES)
@@ -104,9 +111,11 @@ def parse(argv: list[str]) -> BenchSettings:
         max_duration_s=args.level_duration, delay_s=args.delay_ms / 1000,
         engines=() if args.scale_only else engines, workers=args.workers,
         worker_concurrency=args.worker_concurrency, beat=args.beat, sync_wait_s=args.sync_wait,
+        level_cap_s=args.level_cap,
         warmup=args.warmup, scale=args.scale or args.scale_only, scale_sales=args.scale_sales,
         scale_workers=args.scale_workers, scale_starters=args.scale_starters,
         count_statements=not args.no_statements, write=not args.no_write,
+        keep_logs=args.keep_logs,
     )  # fmt: skip
     return settings
 
@@ -122,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         procs.stop_all()
-    print(report.markdown_table(results))
-    print(report.cpu_table(results))
+    if results["engines"]:
+        print(report.markdown_table(results))
+        print(report.cpu_table(results))
+    if results.get("scale"):
+        print(report.scale_table(results))
     if settings.write:
         path = report.write(results)
         print(f"\nwrote {path}, latest.json and throughput.png")

@@ -47,7 +47,7 @@ class BenchSettings:
     """One run's knobs (the command line's flags)."""
 
     levels: tuple[int, ...] = (1, 10, 100, 1000)
-    duration_s: float = 10.0  # per level; 0: run `sales` sales instead
+    duration_s: float = 4.0  # per level; 0: run `sales` sales instead
     sales: int = 0  # per level, when duration_s is 0
     max_duration_s: dict[int, float] = field(default_factory=dict)  # per level override
     delay_s: float = 0.02
@@ -55,7 +55,8 @@ class BenchSettings:
     workers: int = 1
     worker_concurrency: int = 4
     beat: bool = False
-    sync_wait_s: float = 60.0
+    sync_wait_s: float = 120.0
+    level_cap_s: float = 75.0  # a level's sales still under way this long after it began: cut
     warmup: int = 20
     scale: bool = False
     scale_sales: int = 1000
@@ -63,6 +64,7 @@ class BenchSettings:
     scale_starters: int = 100
     count_statements: bool = True
     write: bool = True  # results files (--no-write: print only)
+    keep_logs: bool = False  # keep the run's folder of process logs
 
     def level_duration(self, level: int) -> float:
         return self.max_duration_s.get(level, self.duration_s)
@@ -79,6 +81,7 @@ class BenchSettings:
             "worker_concurrency": self.worker_concurrency,
             "beat": self.beat,
             "sync_wait_s": self.sync_wait_s,
+            "level_cap_s": self.level_cap_s,
             "warmup_sales": self.warmup,
             "scale": self.scale,
             "scale_sales": self.scale_sales,

@@ -33,13 +33,15 @@ class LoadProcess:
     def pid(self) -> int:
         return self.proc.pid
 
-    def run(self, concurrency: int, duration_s: float, sales: int = 0) -> dict[str, Any]:
+    def run(
+        self, concurrency: int, duration_s: float, sales: int = 0, cap_s: float = 0
+    ) -> dict[str, Any]:
         command = {"cmd": "run", "concurrency": concurrency, "duration_s": duration_s,
-                   "sales": sales}  # fmt: skip
+                   "sales": sales, "cap_s": cap_s}  # fmt: skip
         assert self.proc.stdin is not None
         self.proc.stdin.write((json.dumps(command) + "\n").encode())
         self.proc.stdin.flush()
-        return self._read(timeout_s=max(600.0, duration_s * 10))
+        return self._read(timeout_s=(cap_s or max(600.0, duration_s * 10)) + 120)
 
     def _read(self, timeout_s: float) -> dict[str, Any]:
         assert self.proc.stdout is not None
@@ -69,6 +71,7 @@ class EngineRun:
     database: str | None  # the engine's own PostgreSQL database (commits, backends)
     statements_dir: Path | None  # where the hooked processes count their SQL statements
     description: str
+    logs: Path  # the folder of its processes' logs
 
 
 def _hooks(workdir: Path, settings: BenchSettings) -> tuple[dict[str, str], Path | None]:
@@ -84,10 +87,13 @@ def _hooks(workdir: Path, settings: BenchSettings) -> tuple[dict[str, str], Path
 def plain(sandbox_url: str, sandbox_pid: int, workdir: Path) -> Iterator[EngineRun]:
     env = procs.clean_env(PYTHONPATH=str(ROOT))
     args = procs.python_module("bench.throughput.engine_plain", "--sandbox", sandbox_url)
-    load = LoadProcess(args, env, workdir / "plain.log")
+    here = workdir / "plain"
+    here.mkdir(parents=True, exist_ok=True)
+    load = LoadProcess(args, env, here / "plain.log")
+    text = "one async httpx process; 7 calls a sale, nothing stored"
     try:
         yield EngineRun("plain", load, {"engine": load.pid, "sandbox": sandbox_pid}, None, None,
-                        "one async httpx process; 7 calls a sale, nothing stored")  # fmt: skip
+                        text, here)  # fmt: skip
     finally:
         load.quit()
 
@@ -97,16 +103,17 @@ def dbos(
     sandbox_url: str, sandbox_pid: int, workdir: Path, settings: BenchSettings
 ) -> Iterator[EngineRun]:
     with scratch_database("dbos") as (name, url):
-        (workdir / "dbos").mkdir(parents=True, exist_ok=True)
-        hooks, statements = _hooks(workdir / "dbos", settings)
+        here = workdir / "dbos"
+        here.mkdir(parents=True, exist_ok=True)
+        hooks, statements = _hooks(here, settings)
         env = procs.clean_env(**hooks)
         args = procs.python_module("bench.throughput.engine_dbos", "--sandbox", sandbox_url,
                                    "--database", url)  # fmt: skip
-        load = LoadProcess(args, env, workdir / "dbos.log")
+        load = LoadProcess(args, env, here / "dbos.log")
+        text = f"DBOS Transact workflow in one process, 7 steps, system database {name}"
         try:
             yield EngineRun("dbos", load, {"engine": load.pid, "sandbox": sandbox_pid}, name,
-                            statements, "DBOS Transact workflow in one process, 7 steps, "
-                            f"system database {name}")  # fmt: skip
+                            statements, text, here)  # fmt: skip
         finally:
             load.quit()
 
@@ -143,7 +150,7 @@ def salesaga(
                     f"{settings.worker_concurrency}{' + beat' if settings.beat else ''}, "
                     f"PostgreSQL {name}, Redis db 14")  # fmt: skip
             try:
-                yield EngineRun("salesaga", load, pids, name, statements, text), cluster
+                yield EngineRun("salesaga", load, pids, name, statements, text, here), cluster
             finally:
                 load.quit()
         finally:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 OneSale = Callable[[int], Awaitable[None]]  # raises on failure; the argument numbers the sale
+CANCEL_WAIT_S = 10.0  # after the cap: how long cancelled sales may take to unwind
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -34,8 +35,10 @@ def describe(error: BaseException) -> str:
 
 
 async def closed_loop(
-    one_sale: OneSale, concurrency: int, duration_s: float, sales: int = 0
+    one_sale: OneSale, concurrency: int, duration_s: float, sales: int = 0, cap_s: float = 0
 ) -> dict[str, Any]:
+    """Run the level; `cap_s` > 0: sales still under way that long after the start are
+    cancelled and counted as errors (the run must end)."""
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     started = time.perf_counter()
@@ -51,14 +54,25 @@ async def closed_loop(
             t0 = time.perf_counter()
             try:
                 await one_sale(counter[0])
+            except asyncio.CancelledError:
+                errors[f"unfinished after the {cap_s:g} s cap (cancelled)"] += 1
+                raise
             except Exception as exc:  # every failure is counted, none stops the run
                 errors[describe(exc)] += 1
             else:
                 latencies.append(time.perf_counter() - t0)
             last_end[0] = time.perf_counter()
 
-    await asyncio.gather(*(loop() for _ in range(concurrency)))
-    return summarize(latencies, errors, last_end[0] - started, concurrency)
+    tasks = [asyncio.ensure_future(loop()) for _ in range(concurrency)]
+    _done, late = await asyncio.wait(tasks, timeout=cap_s if cap_s > 0 else None)
+    for task in late:
+        task.cancel()
+    # An engine may go on with a cancelled sale (DBOS shields its workflows): answer anyway.
+    _gone, stuck = await asyncio.wait(late, timeout=CANCEL_WAIT_S) if late else (set(), set())
+    if late:
+        last_end[0] = time.perf_counter()
+    summary = summarize(latencies, errors, last_end[0] - started, concurrency)
+    return summary | {"abandoned": len(stuck)}
 
 
 def summarize(
@@ -102,6 +116,7 @@ async def serve_commands(
             int(command["concurrency"]),
             float(command.get("duration_s", 0)),
             int(command.get("sales", 0)),
+            float(command.get("cap_s", 0)),
         )
         reply(result | (extra() if extra is not None else {}))
 

@@ -176,14 +176,12 @@ def cost(before: Snapshot, after: Snapshot, sales: int) -> dict[str, Any]:
     cpu["postgres_own"] = round(pg_own * 1000 / per, 3)
     cpu["postgres_all"] = round(pg_all * 1000 / per, 3)
     result: dict[str, Any] = {"cpu_ms_per_sale": cpu, "window_s": round(after.at - before.at, 3)}
-    if after.counters:
-        commits = after.counters["commits"] - before.counters["commits"]
-        result["commits_per_sale"] = round(commits / per, 2)
-        result["rollbacks_per_sale"] = round(
-            (after.counters["rollbacks"] - before.counters["rollbacks"]) / per, 2
-        )
-    else:
-        result["commits_per_sale"] = 0.0 if after.statements is None else None
+    if not after.counters:  # no database: no SQL at all
+        return result | {"commits_per_sale": 0.0, "statements_per_sale": 0.0}
+    commits = after.counters["commits"] - before.counters["commits"]
+    rollbacks = after.counters["rollbacks"] - before.counters["rollbacks"]
+    result["commits_per_sale"] = round(commits / per, 2)
+    result["rollbacks_per_sale"] = round(rollbacks / per, 2)
     if after.statements is not None and before.statements is not None:
         result["statements_per_sale"] = round((after.statements - before.statements) / per, 2)
     return result

@@ -25,14 +25,16 @@ def add_ratios(results: dict[str, Any]) -> None:
             if ref is None:
                 continue
             ratios = {name: _ratio(level.get(name), ref.get(name)) for name in RATIO_FIGURES}
-            ours, theirs = level.get("cpu_ms_per_sale", {}), ref.get("cpu_ms_per_sale", {})
-            ratios["cpu_ms_per_sale_total"] = _ratio(_engine_cpu(ours), _engine_cpu(theirs))
+            ratios["cpu_ms_per_sale_total"] = _ratio(engine_cpu(level), engine_cpu(ref))
             level["ratio_to_plain"] = ratios
 
 
-def _engine_cpu(cpu: dict[str, float]) -> float:
+def engine_cpu(level: dict[str, Any]) -> float:
     """CPU the engine itself spends a sale: every process but the sandbox and the load client,
     and PostgreSQL's backends of the engine's database."""
+    if "engine_cpu_ms_per_sale" in level:  # only the total was kept
+        return float(level["engine_cpu_ms_per_sale"])
+    cpu: dict[str, float] = level.get("cpu_ms_per_sale", {})
     skip = {"sandbox", "client", "postgres_all"}
     return round(sum(v for k, v in cpu.items() if k not in skip), 3)
 
@@ -44,12 +46,12 @@ def _ratio(value: object, reference: object) -> float | None:
 
 
 def level_line(level: dict[str, Any]) -> str:
-    cpu = level.get("cpu_ms_per_sale", {})
     errors = f"  errors {level['errors']}: {level['error_kinds']}" if level["errors"] else ""
+    errors += f"  DISTURBED: {level['disturbed']}" if level.get("disturbed") else ""
     return (
         f"c={level['concurrency']:<5} {level['sales_per_s']:>8.1f} sales/s  "
         f"p50 {level['p50_ms']} p95 {level['p95_ms']} p99 {level['p99_ms']} ms  "
-        f"engine CPU {_engine_cpu(cpu)} ms/sale  commits {level.get('commits_per_sale')}  "
+        f"engine CPU {engine_cpu(level)} ms/sale  commits {level.get('commits_per_sale')}  "
         f"stmts {level.get('statements_per_sale', 'n/a')}  ok {level['ok']}{errors}"
     )
 
@@ -67,6 +69,7 @@ def write(results: dict[str, Any], directory: Path = RESULTS) -> Path:
 
 def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -84,6 +87,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
     for axis, title, unit in ((left, "Throughput", "sales/s"), (right, "Median latency", "ms")):
         axis.set_xscale("log")
         axis.set_yscale("log")
+        axis.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        axis.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        axis.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         axis.set_xlabel("concurrency (sales in flight, closed loop)")
         axis.set_ylabel(unit)
         axis.set_title(title)
@@ -110,8 +116,8 @@ def markdown_table(results: dict[str, Any]) -> str:
             rows.append(
                 f"| {LABELS[name]} | {level['concurrency']} | {level['sales_per_s']} | "
                 f"{level['p50_ms']} | {level['p95_ms']} | {level['p99_ms']} | "
-                f"{level.get('overhead_ms_per_call')} | {_engine_cpu(cpu)} | "
-                f"{cpu.get('postgres_own', 0.0)} | {level.get('commits_per_sale')} | "
+                f"{level.get('overhead_ms_per_call')} | {engine_cpu(level)} | "
+                f"{cpu.get('postgres_own', 'n/a')} | {level.get('commits_per_sale')} | "
                 f"{level.get('statements_per_sale', 'n/a')} | {level['errors']} | "
                 f"{ratio.get('sales_per_s')} | {ratio.get('p50_ms')} |"
             )
@@ -125,5 +131,21 @@ def cpu_table(results: dict[str, Any]) -> str:
         for level in results["engines"].get(name, {}).get("levels", []):
             cpu = ", ".join(f"{k} {v}" for k, v in level.get("cpu_ms_per_sale", {}).items())
             rss = ", ".join(f"{k} {v}" for k, v in level.get("peak_rss_mb", {}).items())
-            rows.append(f"| {LABELS[name]} | {level['concurrency']} | {cpu} | {rss} |")
+            cpu = cpu or f"n/a (engine total {engine_cpu(level)})"
+            rows.append(f"| {LABELS[name]} | {level['concurrency']} | {cpu} | {rss or 'n/a'} |")
+    return "\n".join(rows)
+
+
+def scale_table(results: dict[str, Any]) -> str:
+    """The --scale runs: drain time per worker count, and what the checks found."""
+    head = ("| workers | sales | all started after s | drained after s | sales/s | statuses | "
+            "one Deal+Quote+Order | duplicated | ok |")  # fmt: skip
+    rows = [head, "|" + "---|" * 9]
+    for run in results.get("scale", []):
+        census = run["census"]
+        rows.append(
+            f"| {run['workers']} | {run['sales']} | {run['all_started_s']} | {run['drain_s']} | "
+            f"{run['sales_per_s']} | {run['statuses']} | {census['with_one_deal_quote_order']} | "
+            f"{census['duplicated_records']} | {run['ok']} |"
+        )
     return "\n".join(rows)

@@ -12,7 +12,7 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
-from bench.throughput import engines, metrics, procs, report
+from bench.throughput import engines, metrics, procs, report, watch
 from bench.throughput.config import (
     CALLS_PER_SALE,
     CRM_ROUNDS,
@@ -85,10 +85,12 @@ def measure_level(
     run: EngineRun, settings: BenchSettings, level: int, probe: metrics.Probe,
     idle: dict[str, float],
 ) -> dict[str, Any]:  # fmt: skip
+    identities = watch.servers()
     before = probe.snapshot()
     busy_before = _busy_s()
     probe.start_peaks()
-    result = run.load.run(level, settings.level_duration(level), settings.sales)
+    result = run.load.run(level, settings.level_duration(level), settings.sales,
+                          settings.level_cap_s)  # fmt: skip
     after = probe.snapshot()
     busy = _busy_s() - busy_before
     peaks = probe.stop_peaks()
@@ -106,6 +108,7 @@ def measure_level(
     span = after.at - before.at
     figures["machine_busy_pct"] = round(100 * busy / span / (psutil.cpu_count() or 1), 1)
     figures["other_cpu_s"] = round(busy - tracked - pg_all, 2)  # e.g. someone else's CI
+    figures["disturbed"] = watch.disturbances(identities, watch.servers())
     return result | figures | {"peak_rss_mb": peaks} | overhead(result, run.name, settings)
 
 
@@ -144,23 +147,32 @@ def _busy_s() -> float:
 
 
 def measure_engine(
-    run: EngineRun, sandbox: SandboxClient, settings: BenchSettings
-) -> dict[str, Any]:
+    run: EngineRun, sandbox: SandboxClient, settings: BenchSettings, into: dict[str, Any]
+) -> None:
+    """Fill `into` as the levels go (a failing level leaves the ones before it)."""
     print(f"== {run.name}: {run.description}", flush=True)
+    into |= {"setup": run.description, "pids": run.pids, "levels": []}
     checked = check_calls(run, sandbox, settings.warmup)
+    into |= checked
     print(f"   calls per sale {checked['calls_per_sale']}, all delayed: "
           f"{checked['every_call_delayed']}", flush=True)  # fmt: skip
     probe = metrics.Probe(run.pids, run.database, run.statements_dir)
     idle = measure_idle(probe) if run.database is not None else {}
     if idle:
         print(f"   background with no sale: {idle}", flush=True)
-    levels = []
-    for level in settings.levels:
-        figures = measure_level(run, settings, level, probe, idle)
-        levels.append(figures)
-        print("   " + report.level_line(figures), flush=True)
-    return {"setup": run.description, "pids": run.pids, **checked, "idle": idle,
-            "levels": levels}  # fmt: skip
+    into["idle"] = idle
+    levels: list[dict[str, Any]] = into["levels"]
+    try:
+        for level in settings.levels:
+            into["failed_at_level"] = level
+            figures = measure_level(run, settings, level, probe, idle)
+            levels.append(figures)
+            print("   " + report.level_line(figures), flush=True)
+        del into["failed_at_level"]
+    finally:
+        failed = any(lv["errors"] for lv in levels) or checked["warmup"]["errors"]
+        if failed or "failed_at_level" in into:
+            into["log_excerpt"] = watch.log_excerpt(watch.logs_under(run.logs))
 
 
 def run_all(settings: BenchSettings) -> dict[str, Any]:
@@ -172,17 +184,18 @@ def run_all(settings: BenchSettings) -> dict[str, Any]:
         "settings": settings.as_json(),
         "engines": {},
     }
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        workdir = Path(tmp)
+    with _workdir(settings.keep_logs) as workdir:
         with running_sandbox(workdir) as (sandbox, sandbox_pid):
             sandbox.set_latency(settings.delay_s)
             for name in settings.engines:
+                into: dict[str, Any] = {}
+                results["engines"][name] = into
                 try:
                     with _engine(name, sandbox, sandbox_pid, workdir, settings) as run:
-                        results["engines"][name] = measure_engine(run, sandbox, settings)
+                        measure_engine(run, sandbox, settings, into)
                 except Exception as exc:  # report the others; say what went wrong
                     print(f"   {name} failed: {exc}", flush=True)
-                    results["engines"][name] = {"failed": str(exc)[-2000:]}
+                    into["failed"] = str(exc)[-2000:]
             if settings.scale:
                 from bench.throughput.scale import run_scale
 
@@ -205,3 +218,15 @@ def _engine(
     else:
         with engines.salesaga(sandbox.url, sandbox_pid, workdir, settings) as (run, _cluster):
             yield run
+
+
+@contextlib.contextmanager
+def _workdir(keep: bool) -> Iterator[Path]:
+    """The run's folder for logs and mail; removed afterwards unless `keep`."""
+    if keep:
+        path = Path(tempfile.mkdtemp(prefix="bench-"))
+        print(f"logs in {path}", flush=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        yield Path(tmp)
