@@ -58,7 +58,7 @@ async def wait_for_end(ctx: ApiContext, saga_id: uuid.UUID, *, replayed: bool) -
     """The saga's end (status and error), or what it was doing when SYNC_WAIT_S ran out. The
     saga exists already: a database that is down meanwhile is waited for, never an error.
     Woken by the end's notification (orchestrator/store/endings.py), not by polling: the row is
-    read once now, once when woken, and once a second as the fallback."""
+    read once now, once when woken, and every 5 s as the fallback."""
     deadline = time.monotonic() + ctx.deps.settings.sync_wait_s
     last, error = "pending", None
     with ctx.endings.watch(saga_id) as ended:

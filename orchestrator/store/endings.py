@@ -21,7 +21,7 @@ import psycopg
 log = logging.getLogger(__name__)
 
 CHANNEL = "salesaga_saga_ended"
-FALLBACK_S = 1.0  # while listening: how often a waiter reads the row anyway
+FALLBACK_S = 5.0  # while listening: how often a waiter reads the row anyway
 POLL_S = 0.02  # without notifications (SQLite, or the listener reconnecting)
 
 
@@ -74,13 +74,16 @@ class SagaEndings:
             event.set()
 
     async def _listen(self) -> None:
+        # TCP keepalives: a listening connection that died silently (a dropped route, no RST)
+        # is noticed within ~25 s and made again.
         pause = 0.5
         assert self._dsn is not None
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self._dsn, autocommit=True, connect_timeout=5
-                ) as conn:
+                    self._dsn, autocommit=True, connect_timeout=5, keepalives=1,
+                    keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
+                ) as conn:  # fmt: skip
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self._listening, pause = True, 0.5
                     self._wake_all()  # whatever ended while we were not listening
