@@ -83,7 +83,10 @@ async def apply_pipelined(
         _count(conn, statements, committed=False)
         return False
     except (psycopg.OperationalError, psycopg.InterfaceError):
-        await conn.invalidate()  # the pool must not hand this connection out again
+        # The server went away: as SQLAlchemy does on a disconnect it sees, drop this
+        # connection and every other one the pool holds (they all died with it).
+        await conn.invalidate()
+        await conn.engine.dispose(close=False)
         raise
     _count(conn, statements, committed=True)
     return True
