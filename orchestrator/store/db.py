@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -99,9 +98,6 @@ def _add_missing_columns(conn: sa.Connection) -> None:
             log.warning("schema: added column %s.%s (%s)", table.name, column.name, kind)
 
 
-_COUNTS: weakref.WeakKeyDictionary[sa.Engine, SqlCounts] = weakref.WeakKeyDictionary()
-
-
 class SqlCounts:
     """Statements, commits and rollbacks a process sent on an engine, counted by SQLAlchemy's
     events (GIL-atomic increments: exact enough for figures per sale)."""
@@ -113,23 +109,10 @@ class SqlCounts:
     def attach(cls, engine: AsyncEngine) -> SqlCounts:
         counts = cls()
         target = engine.sync_engine
-        _COUNTS[target] = counts
         sa.event.listen(target, "before_cursor_execute", counts._statement)
         sa.event.listen(target, "commit", counts._commit)
         sa.event.listen(target, "rollback", counts._rollback)
         return counts
-
-    @staticmethod
-    def of(engine: AsyncEngine) -> SqlCounts | None:
-        """The counts attached to `engine`, for SQL sent past SQLAlchemy (store/pg_apply.py)."""
-        return _COUNTS.get(engine.sync_engine)
-
-    def add(self, *, statements: int, committed: bool) -> None:
-        self.statements += statements
-        if committed:
-            self.commits += 1
-        else:
-            self.rollbacks += 1
 
     def as_dict(self) -> dict[str, int]:
         return {"statements": self.statements, "commits": self.commits,
@@ -141,7 +124,5 @@ class SqlCounts:
     def _commit(self, *_: Any) -> None:
         self.commits += 1
 
-    def _rollback(self, conn: sa.Connection) -> None:
-        # in autocommit there is no transaction: the driver sends nothing
-        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            self.rollbacks += 1
+    def _rollback(self, *_: Any) -> None:
+        self.rollbacks += 1

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -21,13 +20,6 @@ from orchestrator.saga.ports import DuplicateIdempotencyKey, StoreUnavailable
 from orchestrator.saga.state import Change, Event, SagaState, SagaStatus, StepState, StepStatus
 from orchestrator.store.endings import CHANNEL as ENDED_CHANNEL
 from orchestrator.store.models import OutboxRow, SagaEventRow, SagaRow, SagaStepRow
-from orchestrator.store.pg_apply import (
-    adapted,
-    apply_pipelined,
-    insert_sql,
-    json_columns,
-    update_sql,
-)
 
 SAGA = SagaRow.__table__  # type: ignore[attr-defined]
 STEP = SagaStepRow.__table__  # type: ignore[attr-defined]
@@ -75,25 +67,9 @@ _SELECT_SAGA = sa.select(SAGA).where(SAGA.c.id == sa.bindparam("w_id"))
 _SELECT_STEPS = sa.select(STEP).where(STEP.c.saga_id == sa.bindparam("w_id")).order_by(STEP.c.index)
 
 
-# The same writes as hand-written SQL for psycopg's pipeline (PostgreSQL only).
-_PG_SAGA = update_sql(SAGA, _SAGA_FIELDS, {"id": "w_id", "version": "w_version"})
-_PG_STEP = update_sql(STEP, _STEP_FIELDS, {"saga_id": "w_saga", "index": "w_index"})
-_PG_EVENT = insert_sql(EVENT, ("saga_id", "at", "kind", "step", "attempt", "actor", "detail"))
-_PG_OUTBOX = insert_sql(
-    OUTBOX, ("saga_id", "kind", "status", "attempts", "created_at", "next_attempt_at")
-)
-_PG_NOTIFY = "SELECT pg_notify(%(channel)s, %(saga)s)"
-_SAGA_JSON, _STEP_JSON, _EVENT_JSON = (json_columns(t) for t in (SAGA, STEP, EVENT))
-
-
 class SqlSagaStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        # Reads outside a transaction on PostgreSQL: no BEGIN and ROLLBACK round trips. Under
-        # READ COMMITTED a transaction gave the two SELECTs no common snapshot anyway; rows read
-        # across a concurrent write only lose the next compare-and-set.
-        pg = engine.dialect.name == "postgresql"
-        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT") if pg else engine
 
     async def create(
         self, saga: SagaState, event: Event, *, keys_expire_before: datetime | None = None
@@ -119,12 +95,10 @@ class SqlSagaStore:
         return found if isinstance(found, uuid.UUID) else None
 
     async def load(self, saga_id: uuid.UUID) -> SagaState | None:
-        async with reachable(), self._reads.connect() as conn:
+        async with reachable(), self._engine.connect() as conn:
             return await load_saga(conn, saga_id)
 
     async def apply(self, change: Change) -> bool:
-        if self._engine.dialect.name == "postgresql":
-            return await self._apply_pipelined(change)
         saga = change.saga
         async with reachable(), self._engine.begin() as conn:
             updated = await conn.execute(
@@ -147,21 +121,6 @@ class SqlSagaStore:
                 # delivered at commit, to whoever waits for this saga (store/endings.py)
                 await conn.execute(sa.select(sa.func.pg_notify(ENDED_CHANNEL, str(saga.id))))
         return True
-
-    async def _apply_pipelined(self, change: Change) -> bool:
-        """apply() on PostgreSQL: the same statements, sent as one batch (store/pg_apply.py)."""
-        saga = change.saga
-        cas = {**_params(saga_values(saga, with_id=False)), "w_id": saga.id,
-               "w_version": change.expected_version}  # fmt: skip
-        writes: list[tuple[str, list[dict[str, Any]]]] = [
-            (_PG_STEP, [adapted(_step_params(saga.id, s), _STEP_JSON, "p_") for s in change.steps]),
-            (_PG_EVENT, [adapted(_event_values(saga, e), _EVENT_JSON) for e in change.events]),
-            (_PG_OUTBOX, [_outbox_values(saga, kind) for kind in change.notify]),
-        ]
-        if saga.status.terminal:  # delivered at commit, to whoever waits (store/endings.py)
-            writes.append((_PG_NOTIFY, [{"channel": ENDED_CHANNEL, "saga": str(saga.id)}]))
-        async with reachable(), self._engine.connect() as conn:
-            return await apply_pipelined(conn, (_PG_SAGA, adapted(cas, _SAGA_JSON, "p_")), writes)
 
     async def claim_due(
         self, now: datetime, limit: int, hold_until: datetime
@@ -194,7 +153,7 @@ async def reachable() -> AsyncIterator[None]:
         if exc.connection_invalidated:
             raise StoreUnavailable(type(exc).__name__) from exc
         raise
-    except (OSError, psycopg.OperationalError, psycopg.InterfaceError) as exc:  # pg_apply.py
+    except OSError as exc:
         raise StoreUnavailable(type(exc).__name__) from exc
 
 
