@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -55,12 +56,20 @@ async def start_all(url: str, count: int, starters: int) -> tuple[list[str], Cou
                                  timeout=httpx.Timeout(120, pool=None)) as http:  # fmt: skip
 
         async def one() -> None:
+            # As a real client does: a request cut at the transport (e.g. a keep-alive
+            # connection the server closed as it was reused) is sent again with the same
+            # Idempotency-Key, which cannot start a second sale.
+            key = {"Idempotency-Key": str(uuid.uuid4())}
             async with gate:
-                try:
-                    answer = await http.post("/createSales", json=order_body())
-                except httpx.HTTPError as exc:
-                    answers[f"{type(exc).__name__}"] += 1
-                    return
+                for attempt in range(3):
+                    try:
+                        answer = await http.post("/createSales", json=order_body(), headers=key)
+                        break
+                    except httpx.TransportError as exc:
+                        answers[f"retried after {type(exc).__name__}"] += 1
+                        if attempt == 2:
+                            answers[f"{type(exc).__name__}"] += 1
+                            return
                 if answer.status_code in (200, 202):
                     answers[str(answer.status_code)] += 1
                     ids.append(answer.json()["sagaId"])
