@@ -89,6 +89,10 @@ class Runtime:
             self._again.add(saga_id)  # it may have read the saga before this news: look again
             return
         await self._slots.acquire()
+        if saga_id in self._drives:  # another hand-over of it got a slot first
+            self._slots.release()
+            self._again.add(saga_id)
+            return
         if self._stopping:
             self._slots.release()
             await self._hand_on(saga_id, 0.0)
