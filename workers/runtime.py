@@ -80,10 +80,6 @@ class Runtime:
         process already drives WORKER_SAGAS sagas."""
         self._run(self._admit(saga_id))
 
-    @property
-    def driving(self) -> int:
-        return len(self._drives)
-
     async def _admit(self, saga_id: uuid.UUID) -> None:
         if saga_id in self._drives:
             self._again.add(saga_id)  # it may have read the saga before this news: look again

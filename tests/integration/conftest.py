@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from orchestrator.backends.poologics.sandbox.data import SandboxState as PoologicsState
+from orchestrator.store.db import create_schema, make_engine
 from tests.onautomate_sandbox import RunningOnAutomateSandbox, running_onautomate_sandbox
 from tests.poologics_sandbox import RunningPoologicsSandbox, running_poologics_sandbox
 from tests.zoho_sandbox import RunningSandbox, running_sandbox
@@ -51,3 +52,21 @@ def poologics_server() -> Iterator[RunningPoologicsSandbox]:
 def poologics(poologics_server: RunningPoologicsSandbox) -> RunningPoologicsSandbox:
     poologics_server.state.reset()
     return poologics_server
+
+
+@pytest.fixture
+async def pg_db(pg_url):
+    """An async engine on the session's PostgreSQL database, its tables created."""
+    engine = make_engine(pg_url)
+    await create_schema(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def any_db(db_url):
+    """The same on each supported database (SQLite and PostgreSQL)."""
+    engine = make_engine(db_url)
+    await create_schema(engine)
+    yield engine
+    await engine.dispose()

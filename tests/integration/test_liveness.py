@@ -16,7 +16,6 @@ from orchestrator.flows.zoho_sale import ZOHO_SALE, SaleRequest
 from orchestrator.saga.engine import BoundFlow, Engine
 from orchestrator.saga.memory import FAST
 from orchestrator.saga.state import SagaStatus, StepStatus
-from orchestrator.store.db import create_schema, make_engine
 from orchestrator.store.liveness import WORKER, WorkerRegistry
 from orchestrator.store.queries import saga_detail
 from orchestrator.store.sql_store import SqlSagaStore
@@ -43,11 +42,8 @@ class HeldDealCrm(FakeSalesCrm):
 
 
 @pytest.fixture
-async def db(db_url):
-    engine = make_engine(db_url)
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
+def db(any_db):
+    return any_db
 
 
 def engine_for(db, crm, holder: str) -> Engine:

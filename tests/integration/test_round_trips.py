@@ -13,7 +13,6 @@ from orchestrator.flows.zoho_sale import ZOHO_SALE, SaleRequest
 from orchestrator.saga.engine import BoundFlow, Engine
 from orchestrator.saga.memory import FAST
 from orchestrator.saga.state import SagaStatus
-from orchestrator.store.db import create_schema, make_engine
 from orchestrator.store.queries import saga_detail
 from orchestrator.store.sql_store import SqlSagaStore
 from tests.fakes import FakeSalesCrm
@@ -22,11 +21,8 @@ ORDER = SaleRequest("C-1", (OrderLine("P-1", 2),))
 
 
 @pytest.fixture
-async def db(pg_url):
-    engine = make_engine(pg_url)
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
+def db(pg_db):
+    return pg_db
 
 
 class Counted:

@@ -14,7 +14,6 @@ from orchestrator.crm.protocol import OrderLine
 from orchestrator.flows.zoho_sale import ZOHO_SALE, SaleRequest
 from orchestrator.saga.engine import BoundFlow, Engine
 from orchestrator.saga.memory import FAST
-from orchestrator.store.db import create_schema, make_engine
 from orchestrator.store.endings import CHANNEL, FALLBACK_S, POLL_S, SagaEndings
 from orchestrator.store.sql_store import SqlSagaStore
 from tests.fakes import FakeSalesCrm
@@ -23,11 +22,8 @@ ORDER = SaleRequest("C-1", (OrderLine("P-1", 2),))
 
 
 @pytest.fixture
-async def db(pg_url):
-    engine = make_engine(pg_url)
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
+def db(pg_db):
+    return pg_db
 
 
 @pytest.fixture
