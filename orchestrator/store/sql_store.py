@@ -20,22 +20,15 @@ from orchestrator.saga.ports import DuplicateIdempotencyKey, StoreUnavailable
 from orchestrator.saga.state import Change, Event, SagaState, SagaStatus, StepState, StepStatus
 from orchestrator.store.endings import CHANNEL as ENDED_CHANNEL
 from orchestrator.store.models import OutboxRow, SagaEventRow, SagaRow, SagaStepRow
+from orchestrator.store.pg_writes import SAGA_FIELDS, STEP_FIELDS, apply_statement
 
 SAGA = SagaRow.__table__  # type: ignore[attr-defined]
 STEP = SagaStepRow.__table__  # type: ignore[attr-defined]
 EVENT = SagaEventRow.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 
-_SAGA_FIELDS = (
-    "flow", "status", "input", "version", "error", "failed_step", "idempotency_key",
-    "request_hash", "subject", "message_id", "reply_to", "created_at", "updated_at",
-    "finished_at", "wake_at", "deadline_at",
-)  # fmt: skip
-_STEP_FIELDS = (
-    "name", "status", "attempts", "undo_attempts", "output", "error", "error_code",
-    "maybe_created", "started_at", "finished_at", "lease_until", "retry_at", "holder",
-    "interrupted",
-)  # fmt: skip
+_SAGA_FIELDS = SAGA_FIELDS
+_STEP_FIELDS = STEP_FIELDS
 
 
 def _params(values: dict[str, Any]) -> dict[str, Any]:
@@ -65,11 +58,21 @@ _INSERT_SAGA = sa.insert(SAGA)
 _INSERT_STEP = sa.insert(STEP)
 _SELECT_SAGA = sa.select(SAGA).where(SAGA.c.id == sa.bindparam("w_id"))
 _SELECT_STEPS = sa.select(STEP).where(STEP.c.saga_id == sa.bindparam("w_id")).order_by(STEP.c.index)
+# PostgreSQL: the saga and its steps in one statement (one snapshot, one round trip)
+_SELECT_JOINED = (
+    sa.select(SAGA, *(STEP.c[name].label(f"t_{name}") for name in ("index", *_STEP_FIELDS)))
+    .select_from(SAGA.outerjoin(STEP, STEP.c.saga_id == SAGA.c.id))
+    .where(SAGA.c.id == sa.bindparam("w_id"))
+    .order_by(STEP.c.index)
+)
 
 
 class SqlSagaStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+        # one statement needs no BEGIN and COMMIT of its own: the server commits it
+        self._single = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def create(
         self, saga: SagaState, event: Event, *, keys_expire_before: datetime | None = None
@@ -95,10 +98,18 @@ class SqlSagaStore:
         return found if isinstance(found, uuid.UUID) else None
 
     async def load(self, saga_id: uuid.UUID) -> SagaState | None:
+        if self._postgres:
+            async with reachable(), self._single.connect() as conn:
+                rows = (await conn.execute(_SELECT_JOINED, {"w_id": saga_id})).mappings().all()
+            return _joined_saga(rows)
         async with reachable(), self._engine.connect() as conn:
             return await load_saga(conn, saga_id)
 
     async def apply(self, change: Change) -> bool:
+        if self._postgres:
+            sql, params = apply_statement(change, ENDED_CHANNEL)
+            async with reachable(), self._single.connect() as conn:
+                return (await conn.exec_driver_sql(sql, params)).first() is not None
         saga = change.saga
         async with reachable(), self._engine.begin() as conn:
             updated = await conn.execute(
@@ -173,6 +184,20 @@ async def load_saga(conn: AsyncConnection, saga_id: uuid.UUID) -> SagaState | No
     saga = SagaState(id=row["id"], **{k: row[k] for k in _SAGA_FIELDS})
     saga.status = SagaStatus(row["status"])
     saga.steps = [_step_state(m) for m in steps.mappings()]
+    return saga
+
+
+def _joined_saga(rows: Sequence[Any]) -> SagaState | None:
+    if not rows:
+        return None
+    first = rows[0]
+    saga = SagaState(id=first["id"], **{k: first[k] for k in _SAGA_FIELDS})
+    saga.status = SagaStatus(first["status"])
+    saga.steps = [
+        _step_state({name: row[f"t_{name}"] for name in ("index", *_STEP_FIELDS)})
+        for row in rows
+        if row["t_index"] is not None
+    ]
     return saga
 
 
