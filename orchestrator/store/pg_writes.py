@@ -39,6 +39,12 @@ STEP_FIELDS = (
 _JSON = frozenset({"input", "output", "detail"})
 _EVENT_COLUMNS = ("at", "kind", "step", "attempt", "actor", "detail")
 _EVENT_TYPES = ("timestamptz", "varchar", "varchar", "integer", "varchar", "json")
+_STEP_TYPES = {
+    "name": "varchar", "status": "varchar", "attempts": "integer", "undo_attempts": "integer",
+    "output": "json", "error": "text", "error_code": "varchar", "maybe_created": "boolean",
+    "started_at": "timestamptz", "finished_at": "timestamptz", "lease_until": "timestamptz",
+    "retry_at": "timestamptz", "holder": "varchar", "interrupted": "integer",
+}  # fmt: skip
 _OUTBOX_COLUMNS = ("kind", "status", "attempts", "created_at", "next_attempt_at")
 _OUTBOX_TYPES = ("varchar", "varchar", "integer", "timestamptz", "timestamptz")
 
@@ -61,6 +67,29 @@ def apply_statement(change: Change, channel: str) -> tuple[str, dict[str, Any]]:
         params["channel"] = channel
     sql = _statement(len(change.steps), len(change.events), len(change.notify), notify)
     return sql, params
+
+
+def create_statement(saga: SagaState, event: Event) -> tuple[str, dict[str, Any]]:
+    """A new saga, its steps and its first event as one statement (returns the saga's id)."""
+    params: dict[str, Any] = {"s_id": saga.id, **_prefixed("s_", _saga_row(saga))}
+    for i, step in enumerate(saga.steps):
+        params.update(_prefixed(f"t{i}_", _step_row(step)))
+        params[f"t{i}_index"] = step.index
+    params.update(_prefixed("e0_", _event_row(saga, event)))
+    return _create_sql(len(saga.steps)), params
+
+
+@functools.lru_cache(maxsize=64)
+def _create_sql(steps: int) -> str:
+    columns = ", ".join(f'"{name}"' for name in ("id", *SAGA_FIELDS))
+    values = ", ".join(_param("s_", name) for name in ("id", *SAGA_FIELDS))
+    parts = [f'"s" AS (INSERT INTO saga ({columns}) VALUES ({values}) RETURNING id)']
+    if steps:
+        names = ("index", *STEP_FIELDS)
+        types = ("integer", *(_STEP_TYPES[name] for name in STEP_FIELDS))
+        parts.append(_insert_cte("st", "saga_step", "t", steps, names, types))
+    parts.append(_insert_cte("ev", "saga_event", "e", 1, _EVENT_COLUMNS, _EVENT_TYPES))
+    return "WITH " + ", ".join(parts) + " SELECT id FROM s"
 
 
 @functools.lru_cache(maxsize=256)

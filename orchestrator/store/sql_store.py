@@ -20,7 +20,12 @@ from orchestrator.saga.ports import DuplicateIdempotencyKey, StoreUnavailable
 from orchestrator.saga.state import Change, Event, SagaState, SagaStatus, StepState, StepStatus
 from orchestrator.store.endings import CHANNEL as ENDED_CHANNEL
 from orchestrator.store.models import OutboxRow, SagaEventRow, SagaRow, SagaStepRow
-from orchestrator.store.pg_writes import SAGA_FIELDS, STEP_FIELDS, apply_statement
+from orchestrator.store.pg_writes import (
+    SAGA_FIELDS,
+    STEP_FIELDS,
+    apply_statement,
+    create_statement,
+)
 
 SAGA = SagaRow.__table__  # type: ignore[attr-defined]
 STEP = SagaStepRow.__table__  # type: ignore[attr-defined]
@@ -78,6 +83,9 @@ class SqlSagaStore:
         self, saga: SagaState, event: Event, *, keys_expire_before: datetime | None = None
     ) -> None:
         try:
+            if self._postgres:
+                await self._create_single(saga, event, keys_expire_before)
+                return
             async with reachable(), self._engine.begin() as conn:
                 if saga.idempotency_key and keys_expire_before is not None:
                     await conn.execute(_release_key(saga.idempotency_key, keys_expire_before))
@@ -91,6 +99,16 @@ class SqlSagaStore:
             if existing is None:
                 raise
             raise DuplicateIdempotencyKey(existing) from None
+
+    async def _create_single(
+        self, saga: SagaState, event: Event, keys_expire_before: datetime | None
+    ) -> None:
+        async with reachable(), self._single.connect() as conn:
+            if saga.idempotency_key and keys_expire_before is not None:
+                # its own statement: in the insert's, the old row would still hold the key
+                await conn.execute(_release_key(saga.idempotency_key, keys_expire_before))
+            sql, params = create_statement(saga, event)
+            await conn.exec_driver_sql(sql, params)
 
     async def find_by_key(self, key: str) -> uuid.UUID | None:
         async with reachable(), self._engine.connect() as conn:
