@@ -1,4 +1,4 @@
-"""PostgreSQL: a saga's change written as one statement, and the saga read as one.
+"""PostgreSQL: a saga's change written as one statement.
 
 `SqlSagaStore.apply` on PostgreSQL sends the whole change — the saga row's compare-and-set, the
 step rows, the events, the outbox rows and the NOTIFY of a saga's end — as one statement made of
@@ -7,20 +7,21 @@ the same change as separate statements took BEGIN, four statements and COMMIT (s
 to the server, each a wake-up of two processes). A statement is atomic on its own: every CTE
 sees the same snapshot, and all of them land or none. The step, event and outbox CTEs read the
 saga CTE's RETURNING, so a lost compare-and-set writes nothing at all (and notifies nobody).
+`create_statement` does the same for a new saga, its steps and its first event.
 
-SQLAlchemy's Core would build this statement anew for each shape of change and each value
-(a VALUES list is part of its cache key), which is what made the worker CPU-bound before the
-hot statements were prebuilt; so the SQL text is built here once per shape (how many steps,
-events and outbox rows; notify or not) and sent with psycopg's own parameters through
-`exec_driver_sql`. Values are converted as the models' types would: JSON through json.dumps
-(SQLAlchemy's default serializer, so None is stored as JSON null, as before), datetimes aware.
+The rows travel as JSON documents turned into rows by the server (`json_populate_record(set)`
+over the table's own row type), so the SQL text is the same for every change of one shape and
+the statement has a handful of parameters: SQLAlchemy's Core would have built the statement anew
+per value (a VALUES list is part of its cache key), and psycopg parses a query with more than 50
+parameters anew on every execution. Values are converted as the models' types would: datetimes
+as ISO 8601 with their offset, UUIDs as text, JSON columns nested.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,138 +37,122 @@ STEP_FIELDS = (
     "maybe_created", "started_at", "finished_at", "lease_until", "retry_at", "holder",
     "interrupted",
 )  # fmt: skip
-_JSON = frozenset({"input", "output", "detail"})
-_EVENT_COLUMNS = ("at", "kind", "step", "attempt", "actor", "detail")
-_EVENT_TYPES = ("timestamptz", "varchar", "varchar", "integer", "varchar", "json")
-_STEP_TYPES = {
-    "name": "varchar", "status": "varchar", "attempts": "integer", "undo_attempts": "integer",
-    "output": "json", "error": "text", "error_code": "varchar", "maybe_created": "boolean",
-    "started_at": "timestamptz", "finished_at": "timestamptz", "lease_until": "timestamptz",
-    "retry_at": "timestamptz", "holder": "varchar", "interrupted": "integer",
-}  # fmt: skip
-_OUTBOX_COLUMNS = ("kind", "status", "attempts", "created_at", "next_attempt_at")
-_OUTBOX_TYPES = ("varchar", "varchar", "integer", "timestamptz", "timestamptz")
+_EVENT_FIELDS = ("at", "kind", "step", "attempt", "actor", "detail")
+_OUTBOX_FIELDS = ("kind", "status", "attempts", "created_at", "next_attempt_at")
 
 
 def apply_statement(change: Change, channel: str) -> tuple[str, dict[str, Any]]:
     """The SQL and parameters of `change` as one statement; it returns one row if it applied
     (the compare-and-set held) and none if another writer moved the saga first."""
     saga = change.saga
-    params: dict[str, Any] = {"w_id": saga.id, "w_version": change.expected_version}
-    params.update(_prefixed("s_", _saga_row(saga)))
-    for i, step in enumerate(change.steps):
-        params.update(_prefixed(f"t{i}_", _step_row(step)))
-        params[f"t{i}_index"] = step.index
-    for i, event in enumerate(change.events):
-        params.update(_prefixed(f"e{i}_", _event_row(saga, event)))
-    for i, kind in enumerate(change.notify):
-        params.update(_prefixed(f"o{i}_", _outbox_row(saga, kind)))
+    params: dict[str, Any] = {
+        "w_id": saga.id,
+        "w_version": change.expected_version,
+        "saga": _json(_saga_row(saga)),
+    }
+    if change.steps:
+        params["steps"] = _json([_step_row(step) for step in change.steps])
+    if change.events:
+        params["events"] = _json([_event_row(saga, event) for event in change.events])
+    if change.notify:
+        params["outbox"] = _json([_outbox_row(saga, kind) for kind in change.notify])
     notify = saga.status.terminal
     if notify:
         params["channel"] = channel
-    sql = _statement(len(change.steps), len(change.events), len(change.notify), notify)
+    sql = _apply_sql(bool(change.steps), bool(change.events), bool(change.notify), notify)
     return sql, params
 
 
 def create_statement(saga: SagaState, event: Event) -> tuple[str, dict[str, Any]]:
     """A new saga, its steps and its first event as one statement (returns the saga's id)."""
-    params: dict[str, Any] = {"s_id": saga.id, **_prefixed("s_", _saga_row(saga))}
-    for i, step in enumerate(saga.steps):
-        params.update(_prefixed(f"t{i}_", _step_row(step)))
-        params[f"t{i}_index"] = step.index
-    params.update(_prefixed("e0_", _event_row(saga, event)))
-    return _create_sql(len(saga.steps)), params
+    row = {"id": saga.id, **_saga_row(saga)}
+    params = {
+        "saga": _json(row),
+        "steps": _json([_step_row(step) for step in saga.steps]),
+        "events": _json([_event_row(saga, event)]),
+    }
+    return _CREATE_SQL, params
 
 
-@functools.lru_cache(maxsize=64)
-def _create_sql(steps: int) -> str:
-    columns = ", ".join(f'"{name}"' for name in ("id", *SAGA_FIELDS))
-    values = ", ".join(_param("s_", name) for name in ("id", *SAGA_FIELDS))
-    parts = [f'"s" AS (INSERT INTO saga ({columns}) VALUES ({values}) RETURNING id)']
-    if steps:
-        names = ("index", *STEP_FIELDS)
-        types = ("integer", *(_STEP_TYPES[name] for name in STEP_FIELDS))
-        parts.append(_insert_cte("st", "saga_step", "t", steps, names, types))
-    parts.append(_insert_cte("ev", "saga_event", "e", 1, _EVENT_COLUMNS, _EVENT_TYPES))
-    return "WITH " + ", ".join(parts) + " SELECT id FROM s"
-
-
-@functools.lru_cache(maxsize=256)
-def _statement(steps: int, events: int, outbox: int, notify: bool) -> str:
-    sets = ", ".join(f'"{name}" = {_param("s_", name)}' for name in SAGA_FIELDS)
+@functools.lru_cache(maxsize=16)
+def _apply_sql(steps: bool, events: bool, outbox: bool, notify: bool) -> str:
+    sets = ", ".join(f'"{name}" = r."{name}"' for name in SAGA_FIELDS)
     parts = [
-        f'"s" AS (UPDATE saga SET {sets} WHERE id = %(w_id)s AND version = %(w_version)s '
-        "RETURNING id)"
+        f'"s" AS (UPDATE saga SET {sets} FROM json_populate_record(NULL::saga, %(saga)s::json)'
+        " r WHERE saga.id = %(w_id)s AND saga.version = %(w_version)s RETURNING saga.id)"
     ]
-    for i in range(steps):
-        prefix = f"t{i}_"
-        assignments = ", ".join(f'"{name}" = {_param(prefix, name)}' for name in STEP_FIELDS)
+    if steps:
+        step_sets = ", ".join(f'"{name}" = r."{name}"' for name in STEP_FIELDS)
         parts.append(
-            f'"t{i}" AS (UPDATE saga_step SET {assignments} WHERE saga_id = (SELECT id FROM s) '
-            f"AND index = %({prefix}index)s)"
+            f'"t" AS (UPDATE saga_step SET {step_sets} FROM json_populate_recordset('
+            "NULL::saga_step, %(steps)s::json) r WHERE saga_step.saga_id = (SELECT id FROM s) "
+            'AND saga_step."index" = r."index")'
         )
     if events:
-        parts.append(_insert_cte("ev", "saga_event", "e", events, _EVENT_COLUMNS, _EVENT_TYPES))
+        parts.append(_insert_cte("ev", "saga_event", "events", _EVENT_FIELDS))
     if outbox:
-        parts.append(_insert_cte("ob", "outbox", "o", outbox, _OUTBOX_COLUMNS, _OUTBOX_TYPES))
+        parts.append(_insert_cte("ob", "outbox", "outbox", _OUTBOX_FIELDS))
     tail = "SELECT id, pg_notify(%(channel)s, id::text) FROM s" if notify else "SELECT id FROM s"
     return "WITH " + ", ".join(parts) + " " + tail
 
 
-def _insert_cte(
-    name: str, table: str, prefix: str, rows: int, columns: Sequence[str], types: Sequence[str]
-) -> str:
-    values = ", ".join(
-        "("
-        + ", ".join(f"%({prefix}{i}_{c})s::{t}" for c, t in zip(columns, types, strict=True))
-        + ")"
-        for i in range(rows)
-    )
-    listed = ", ".join(f'"{c}"' for c in columns)
-    picked = ", ".join(f'v."{c}"' for c in columns)
+def _insert_cte(name: str, table: str, param: str, fields: tuple[str, ...]) -> str:
+    listed = ", ".join(f'"{c}"' for c in fields)
+    picked = ", ".join(f'r."{c}"' for c in fields)
     return (
         f'"{name}" AS (INSERT INTO {table} (saga_id, {listed}) SELECT s.id, {picked} FROM s '
-        f"CROSS JOIN (VALUES {values}) AS v({listed}))"
+        f"CROSS JOIN json_populate_recordset(NULL::{table}, %({param})s::json) r)"
     )
 
 
-def _param(prefix: str, name: str) -> str:
-    return f"%({prefix}{name})s::json" if name in _JSON else f"%({prefix}{name})s"
+def _create_sql() -> str:
+    saga = ", ".join(f'"{c}"' for c in ("id", *SAGA_FIELDS))
+    saga_picked = ", ".join(f'r."{c}"' for c in ("id", *SAGA_FIELDS))
+    parts = [
+        f'"s" AS (INSERT INTO saga ({saga}) SELECT {saga_picked} FROM '
+        "json_populate_record(NULL::saga, %(saga)s::json) r RETURNING id)",
+        _insert_cte("st", "saga_step", "steps", ("index", *STEP_FIELDS)),
+        _insert_cte("ev", "saga_event", "events", _EVENT_FIELDS),
+    ]
+    return "WITH " + ", ".join(parts) + " SELECT id FROM s"
 
 
-def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
-    return {prefix + name: value for name, value in values.items()}
+_CREATE_SQL = _create_sql()
 
 
 def _saga_row(saga: SagaState) -> dict[str, Any]:
     row = {name: getattr(saga, name) for name in SAGA_FIELDS}
     row["status"] = saga.status.value
-    return _converted(row)
+    return row
 
 
 def _step_row(step: StepState) -> dict[str, Any]:
     row = {name: getattr(step, name) for name in STEP_FIELDS}
     row["status"] = step.status.value
-    return _converted(row)
+    row["index"] = step.index
+    return row
 
 
 def _event_row(saga: SagaState, event: Event) -> dict[str, Any]:
-    return _converted({
+    return {
         "at": saga.updated_at, "kind": event.kind, "step": event.step,
         "attempt": event.attempt, "actor": event.actor, "detail": event.detail or None,
-    })  # fmt: skip
+    }  # fmt: skip
 
 
 def _outbox_row(saga: SagaState, kind: str) -> dict[str, Any]:
     at = saga.updated_at
-    return _converted({"kind": kind, "status": "pending", "attempts": 0, "created_at": at,
-                       "next_attempt_at": at})  # fmt: skip
+    return {"kind": kind, "status": "pending", "attempts": 0, "created_at": at,
+            "next_attempt_at": at}  # fmt: skip
 
 
-def _converted(row: dict[str, Any]) -> dict[str, Any]:
-    for name, value in row.items():
-        if name in _JSON:
-            row[name] = json.dumps(value)
-        elif isinstance(value, datetime):
-            row[name] = value.astimezone(UTC)
-    return row
+def _json(value: object) -> str:
+    return json.dumps(value, default=_plain, separators=(",", ":"))
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
