@@ -20,6 +20,7 @@ from orchestrator.backends.base import CallObserver, OpenContext
 from orchestrator.backends.onautomate import wire
 from orchestrator.backends.onautomate.settings import OnAutomateSettings
 from orchestrator.backends.onautomate.wire import OpportunityPage
+from orchestrator.backends.transport import AiohttpTransport
 from orchestrator.crm.errors import (
     DuplicateRecord,
     NotFound,
@@ -46,7 +47,13 @@ async def open_onautomate_crm(settings: OnAutomateSettings, ctx: OpenContext) ->
         "Accept": "application/json",
         "Authorization": f"Bearer {settings.token.get_secret_value()}",
     }
-    http = httpx.AsyncClient(base_url=settings.url, headers=headers, timeout=timeout, limits=limits)
+    http = httpx.AsyncClient(
+        base_url=settings.url,
+        headers=headers,
+        timeout=timeout,
+        limits=limits,
+        transport=AiohttpTransport(limits),
+    )
     return OnAutomateCrm(settings, http, on_call=ctx.on_call)
 
 

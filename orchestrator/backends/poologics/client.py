@@ -23,6 +23,7 @@ import httpx
 from orchestrator.backends.base import CallObserver, EventLookup, OpenContext
 from orchestrator.backends.poologics import wire
 from orchestrator.backends.poologics.settings import PoologicsSettings
+from orchestrator.backends.transport import AiohttpTransport
 from orchestrator.crm.errors import (
     NotFound,
     OutcomeUnknown,
@@ -51,6 +52,7 @@ async def open_poologics_crm(settings: PoologicsSettings, ctx: OpenContext) -> P
         headers={"Accept": "application/json"},
         timeout=timeout,
         limits=limits,
+        transport=AiohttpTransport(limits),
     )
     return PoologicsCrm(settings, http, tokens=ctx.tokens, on_call=ctx.on_call, events=ctx.events)
 

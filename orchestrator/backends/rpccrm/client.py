@@ -21,6 +21,7 @@ import httpx
 from orchestrator.backends.base import CallObserver, OpenContext
 from orchestrator.backends.rpccrm import wire
 from orchestrator.backends.rpccrm.settings import RpcCrmSettings
+from orchestrator.backends.transport import AiohttpTransport
 from orchestrator.crm.errors import NotFound, OutcomeUnknown, PermanentCrmError, TransientCrmError
 from orchestrator.crm.opportunity_tickets import (
     Contact,
@@ -52,6 +53,7 @@ async def open_rpccrm(settings: RpcCrmSettings, ctx: OpenContext) -> RpcCrm:
         headers={"Accept": "application/json"},
         timeout=timeout,
         limits=limits,
+        transport=AiohttpTransport(limits),
     )
     return RpcCrm(settings, http, tokens=ctx.tokens, on_call=ctx.on_call)
 

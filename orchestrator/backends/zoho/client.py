@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from orchestrator.backends.transport import AiohttpTransport
 from orchestrator.backends.zoho import wire
 from orchestrator.backends.zoho.auth import ZohoAuth
 from orchestrator.crm.errors import NotFound, OutcomeUnknown, PermanentCrmError, TransientCrmError
@@ -64,7 +65,10 @@ async def open_zoho_crm(
 ) -> ZohoCrm:
     """A ZohoCrm with its pooled API client and a small client for the accounts server."""
     timeout = httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s)
-    token_http = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=2))
+    token_limits = httpx.Limits(max_connections=2)
+    token_http = httpx.AsyncClient(
+        timeout=timeout, limits=token_limits, transport=AiohttpTransport(token_limits)
+    )
     auth = ZohoAuth(
         accounts_url=config.accounts_url,
         client_id=config.client_id,
@@ -82,6 +86,7 @@ async def open_zoho_crm(
         timeout=timeout,
         limits=limits,
         headers={"Accept": "application/json"},
+        transport=AiohttpTransport(limits),
     )
     return ZohoCrm(config, http, token_http=token_http, on_call=on_call)
 
