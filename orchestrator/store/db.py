@@ -62,8 +62,11 @@ def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     try:
         if connection.closed or connection.pgconn.status != psycopg.pq.ConnStatus.OK:
             raise DisconnectionError("connection closed")
-        readable = select.select([connection.pgconn.socket], [], [], 0)[0]
-    except (psycopg.Error, OSError, ValueError) as exc:
+        # poll, not select: an API holding 1,000 client sockets has descriptors past select's 1024
+        waiting = select.poll()
+        waiting.register(connection.pgconn.socket, select.POLLIN)
+        readable = waiting.poll(0)
+    except (psycopg.Error, OSError) as exc:
         raise DisconnectionError(type(exc).__name__) from exc
     if readable:
         raise DisconnectionError("the server spoke first: it closed the connection")

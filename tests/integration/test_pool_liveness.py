@@ -3,6 +3,9 @@ transaction, yet a pooled connection whose server side went away is replaced, no
 
 from __future__ import annotations
 
+import os
+import resource
+
 import psycopg
 import pytest
 import sqlalchemy as sa
@@ -52,3 +55,24 @@ async def test_a_connection_the_server_ended_is_replaced_before_use(engine):
     # the same pool, the same (only) slot: the dead connection is noticed at checkout
     second = await _backend_pid(engine)
     assert second != first
+
+
+async def test_a_connection_numbered_past_1024_is_not_taken_for_dead(pg_url):
+    """The check must not use select(): an API with 1,000 clients open has such descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this machine allows only {hard} open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    fillers = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    db = make_engine(pg_url, pool_size=1)
+    try:
+        first = await _backend_pid(db)
+        async with db.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw.pgconn.socket > 1024
+        assert await _backend_pid(db) == first  # the same connection, used again
+    finally:
+        await db.dispose()
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
