@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     it_email: str = "it@poligonmuhendislik.com"
 
     sync_wait_s: float = 25.0  # /createSales answers 202 after this long
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)  # larger request bodies: 413, unread
     step_max_attempts: int = 6
     compensation_max_attempts: int = 8
     retry_base_s: float = 0.5

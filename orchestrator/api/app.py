@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from orchestrator import __version__
+from orchestrator.api.body_limit import BodyLimit
 from orchestrator.api.deps import ApiContext
 from orchestrator.api.errors import install_error_handlers
 from orchestrator.api.routes import dead_letters, health, hooks, plg, sagas, start, workers
@@ -39,6 +40,7 @@ def create_api(settings: Settings, dispatch: Dispatcher, *, deps: Deps | None = 
 
     app = FastAPI(title="salesaga", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
     app.include_router(plg.router)
     app.include_router(start.router)  # POST /sagas before /sagas/{id}/{action}
     app.include_router(sagas.router)

@@ -53,6 +53,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 413:  # api/body_limit.py: the rest of the body is not read
+        return JSONResponse(error_body(str(exc.detail)), 413, headers={"connection": "close"})
     return JSONResponse(error_body(str(exc.detail)), exc.status_code)
 
 

@@ -6,7 +6,9 @@ Never table rows: the API's shapes and the state tables change for different rea
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Path, Query
 
 from orchestrator.api.errors import ApiError
 from orchestrator.crm.protocol import Account, Address, Contact
@@ -62,3 +64,10 @@ def contact_body(contact: Contact, account: Account | None) -> dict[str, Any]:
         "Account_Info": account_info,
     }
     return {"status": "success", "data": data}
+
+
+# A row id (BIGINT) in a path or a query: larger than the column can hold is a 400 naming the
+# parameter, not an OverflowError from the driver.
+MAX_ROW_ID = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id (1 … 2^63−1)")]
+AfterId = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="an event id (0 … 2^63−1)")]

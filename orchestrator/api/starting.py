@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from fastapi import Request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from orchestrator.api import json_body
 from orchestrator.api.deps import ApiContext
 from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import KEY_REUSED, idempotency_key
@@ -35,9 +35,11 @@ class Outcome:
 async def json_object(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = json_body.loads(raw)
+    except json_body.NotJson:
         raise ApiError(400, "body is not valid JSON.", field="body") from None
+    except json_body.Refused as refused:
+        raise ApiError(400, f"body {refused}.", field="body") from None
     if not isinstance(body, dict):
         raise ApiError(400, "body must be a JSON object.", field="body")
     return body

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from orchestrator.api.deps import ContextDep
+from orchestrator.api.schemas import RowId
 from orchestrator.console import views, web
 from orchestrator.console.session import csrf_ok, session_secret
 from orchestrator.messaging.intake import ReplayRefused, replay
@@ -44,7 +45,7 @@ async def dead_letters_page(request: Request, ctx: ContextDep) -> Response:
 
 
 @router.post("/dead-letters/{dead_letter_id}/replay")
-async def replay_from_console(dead_letter_id: int, request: Request, ctx: ContextDep) -> Response:
+async def replay_from_console(dead_letter_id: RowId, request: Request, ctx: ContextDep) -> Response:
     session = web.current_session(request, ctx)
     if session is None:
         return web.to_login(request)

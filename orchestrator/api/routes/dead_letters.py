@@ -9,8 +9,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from orchestrator.api import json_body
 from orchestrator.api.deps import ContextDep, OperatorRole
 from orchestrator.api.errors import ApiError
+from orchestrator.api.schemas import RowId
 from orchestrator.messaging.intake import ReplayRefused, replay
 from orchestrator.messaging.store import DeadLetterStatus, list_dead_letters, load_dead_letter
 
@@ -33,7 +35,7 @@ async def get_dead_letters(
 
 
 @router.get("/dead-letters/{dead_letter_id}")
-async def get_dead_letter(dead_letter_id: int, ctx: ContextDep, _who: OperatorRole) -> Any:
+async def get_dead_letter(dead_letter_id: RowId, ctx: ContextDep, _who: OperatorRole) -> Any:
     letter = await load_dead_letter(ctx.deps.db, dead_letter_id)
     if letter is None:
         raise ApiError(404, f"No dead letter {dead_letter_id}.")
@@ -42,7 +44,7 @@ async def get_dead_letter(dead_letter_id: int, ctx: ContextDep, _who: OperatorRo
 
 @router.post("/dead-letters/{dead_letter_id}/replay")
 async def replay_dead_letter(
-    dead_letter_id: int, request: Request, ctx: ContextDep, who: OperatorRole
+    dead_letter_id: RowId, request: Request, ctx: ContextDep, who: OperatorRole
 ) -> dict[str, Any]:
     """Validate the stored payload again (or `{"payload": …}`, a fixed one) and start the saga.
     409 with the reason when it is still invalid or was replayed already."""
@@ -61,9 +63,11 @@ async def _fixed_payload(request: Request) -> str | None:
     if not raw.strip():
         return None
     try:
-        body = json.loads(raw)
-    except ValueError:
+        body = json_body.loads(raw)
+    except json_body.NotJson:
         raise ApiError(400, 'the body must be JSON: {"payload": …}', field="payload") from None
+    except json_body.Refused as refused:
+        raise ApiError(400, f"the body {refused}", field="payload") from None
     if not isinstance(body, dict) or set(body) - {"payload"}:
         raise ApiError(400, "the body may hold only payload, the fixed message", field="payload")
     return json.dumps(body["payload"]) if "payload" in body else None

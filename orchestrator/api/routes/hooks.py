@@ -6,7 +6,6 @@ not stored twice; a malformed one is answered 4xx and kept as rejected. A wrong 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import uuid
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from orchestrator.api import json_body
 from orchestrator.api.deps import ContextDep, OperatorRole
 from orchestrator.api.errors import ApiError
 from orchestrator.backends import BACKENDS
@@ -54,9 +54,11 @@ def _read(hooks: Any, trigger: str, request: Request, raw: bytes) -> tuple[Any, 
     if len(raw) > MAX_EVENT_BYTES:
         raise ValueError(f"the event is larger than {MAX_EVENT_BYTES} bytes")
     try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        payload = json_body.loads(raw)
+    except json_body.NotJson:
         raise ValueError("the body is not JSON") from None
+    except json_body.Refused as refused:
+        raise ValueError(f"the body {refused}") from None
     if not isinstance(payload, dict):
         raise ValueError("the body must be a JSON object")
     delivery, record = hooks.read(trigger, request.headers, payload)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from orchestrator.api.deps import ClientRole, ContextDep, OperatorRole
 from orchestrator.api.errors import ApiError
+from orchestrator.api.schemas import AfterId
 from orchestrator.saga.actions import Action, ActionRefused
 from orchestrator.saga.errors import SagaNotFound
 from orchestrator.saga.state import SagaStatus
@@ -66,7 +67,11 @@ async def get_sagas(
 
 @router.get("/events")
 async def get_events(
-    ctx: ContextDep, _who: OperatorRole, after: int = 0, saga: str | None = None, limit: int = 200
+    ctx: ContextDep,
+    _who: OperatorRole,
+    after: AfterId = 0,
+    saga: str | None = None,
+    limit: int = 200,
 ) -> dict[str, Any]:
     """Saga events newer than `after` (an event id), oldest first; `latest` is the newest id."""
     if not 1 <= limit <= 500:
