@@ -14,11 +14,10 @@ from fastapi import Request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from orchestrator.api import json_body
 from orchestrator.api.deps import ApiContext
 from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import KEY_REUSED, idempotency_key
-from orchestrator.intake import KeyReused, Parsed
+from orchestrator.intake import KeyReused, Parsed, json_body
 from orchestrator.saga.state import SagaStatus
 from orchestrator.store.queries import saga_outcome
 

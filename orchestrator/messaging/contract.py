@@ -11,14 +11,13 @@ It comes as a Celery task message, or as a Redis Stream entry {task?, message: <
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.flows import FLOWS, PLG_FLOW
-from orchestrator.intake import KEY_PATTERN, InvalidInput, Parsed
+from orchestrator.intake import KEY_PATTERN, InvalidInput, Parsed, json_body
 from orchestrator.intake.core import parse_start
 from orchestrator.intake.validation import short
 
@@ -132,7 +131,9 @@ def stream_message(stream: str, fields: object) -> Message:
         kwargs: object = Unreadable("message is required: a field holding the message as JSON")
     else:
         try:
-            kwargs = json.loads(text) if isinstance(text, str) else text
+            kwargs = json_body.loads(text) if isinstance(text, str) else text
+        except json_body.Refused as refused:
+            kwargs = Unreadable(f"message {refused}")
         except ValueError as exc:
             kwargs = Unreadable(f"message is not JSON: {exc}")
     return Message(str(task), kwargs, stream=stream, raw=fields)

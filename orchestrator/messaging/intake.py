@@ -7,7 +7,6 @@ Sagas start through the one intake (orchestrator/intake/), which also dispatches
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orchestrator.intake import Intake, KeyReused, Parsed, Started
+from orchestrator.intake import Intake, KeyReused, Parsed, Started, json_body
 from orchestrator.messaging.contract import (
     REUSED,
     Invalid,
@@ -135,7 +134,7 @@ async def replay(
 
 def _json(text: str) -> object:
     try:
-        return json.loads(text)
+        return json_body.loads(text)
     except ValueError:
         raise ReplayRefused(
             "the payload is not JSON: give a fixed one with --payload-file"

@@ -119,3 +119,16 @@ def test_the_reply_names_the_message_the_status_and_every_record():
         ("Deal", "D-1", "rolled_back"), ("Quote", None, "not_created"),
         ("Sales Order", None, "not_created")]  # fmt: skip
     assert body["finishedAt"] == now.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("[" * 1000 + "]" * 1000, "message is nested deeper than 32 levels"),
+        ('{"n": ' + "7" * 5000 + "}", "message holds a number too long to read"),
+        ('{"n": 1e999}', "message holds a number out of range"),
+    ],
+)
+def test_a_hostile_stream_entry_is_invalid_not_a_crash(text, reason):
+    refused = validate(stream_message("s", {"message": text}))
+    assert isinstance(refused, Invalid) and reason in refused.reason

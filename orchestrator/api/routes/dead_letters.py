@@ -9,10 +9,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from orchestrator.api import json_body
 from orchestrator.api.deps import ContextDep, OperatorRole
 from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import RowId
+from orchestrator.intake import json_body
 from orchestrator.messaging.intake import ReplayRefused, replay
 from orchestrator.messaging.store import DeadLetterStatus, list_dead_letters, load_dead_letter
 

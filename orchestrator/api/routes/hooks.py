@@ -13,10 +13,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from orchestrator.api import json_body
 from orchestrator.api.deps import ContextDep, OperatorRole
 from orchestrator.api.errors import ApiError
 from orchestrator.backends import BACKENDS
+from orchestrator.intake import json_body
 from orchestrator.messaging.crm_events import Received, list_events, reject_event, take_event
 from orchestrator.saga.ports import utc_now
 

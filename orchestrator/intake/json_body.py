@@ -1,4 +1,5 @@
-"""JSON request bodies parsed so that no input can make a handler fail with a 500.
+"""JSON from outside (request bodies, queue messages) parsed so that no input can make a handler
+fail with a 500 or a consumer with a traceback.
 
 `json.loads` alone lets three kinds of input through as the wrong exception, or not at all:
 nesting deeper than the interpreter's recursion limit raises RecursionError (a 2 kB body of
@@ -33,8 +34,10 @@ def loads(raw: bytes | str) -> Any:
         raise
     except RecursionError:
         raise Refused(f"is nested deeper than {MAX_DEPTH} levels") from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise NotJson("not JSON") from None
+    except json.JSONDecodeError as bad:
+        raise NotJson(str(bad)) from None
+    except UnicodeDecodeError:
+        raise NotJson("not UTF-8") from None
     except ValueError:  # int() refusing a literal of more than 4,300 digits
         raise Refused("holds a number too long to read (over 4,300 digits)") from None
     if too_deep(value):
