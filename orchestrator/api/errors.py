@@ -55,7 +55,8 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 413:  # api/body_limit.py: the rest of the body is not read
         return JSONResponse(error_body(str(exc.detail)), 413, headers={"connection": "close"})
-    return JSONResponse(error_body(str(exc.detail)), exc.status_code)
+    # the exception's headers go along: a 405's Allow, a 401's WWW-Authenticate
+    return JSONResponse(error_body(str(exc.detail)), exc.status_code, headers=exc.headers)
 
 
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:

@@ -99,3 +99,10 @@ def test_a_body_over_the_limit_is_a_413_before_it_is_read(svc, path, declared):
     assert answer.json() == {"status": "error",
                              "message": f"the body is larger than {limit} bytes."}  # fmt: skip
     still_serving(svc)
+
+
+def test_a_wrong_method_is_a_405_with_allow(svc):
+    answer = svc.api.delete("/createSales")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+    assert answer.json() == {"status": "error", "message": "Method Not Allowed"}
