@@ -32,9 +32,6 @@ STEP = SagaStepRow.__table__  # type: ignore[attr-defined]
 EVENT = SagaEventRow.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 
-_SAGA_FIELDS = SAGA_FIELDS
-_STEP_FIELDS = STEP_FIELDS
-
 
 def _params(values: dict[str, Any]) -> dict[str, Any]:
     return {f"p_{name}": value for name, value in values.items()}
@@ -51,12 +48,12 @@ def _step_params(saga_id: uuid.UUID, step: StepState) -> dict[str, Any]:
 _UPDATE_SAGA = (
     sa.update(SAGA)
     .where(SAGA.c.id == sa.bindparam("w_id"), SAGA.c.version == sa.bindparam("w_version"))
-    .values({name: sa.bindparam(f"p_{name}") for name in _SAGA_FIELDS})
+    .values({name: sa.bindparam(f"p_{name}") for name in SAGA_FIELDS})
 )
 _UPDATE_STEP = (
     sa.update(STEP)
     .where(STEP.c.saga_id == sa.bindparam("w_saga"), STEP.c.index == sa.bindparam("w_index"))
-    .values({name: sa.bindparam(f"p_{name}") for name in _STEP_FIELDS})
+    .values({name: sa.bindparam(f"p_{name}") for name in STEP_FIELDS})
 )
 _INSERT_EVENT = sa.insert(EVENT)
 _INSERT_SAGA = sa.insert(SAGA)
@@ -65,7 +62,7 @@ _SELECT_SAGA = sa.select(SAGA).where(SAGA.c.id == sa.bindparam("w_id"))
 _SELECT_STEPS = sa.select(STEP).where(STEP.c.saga_id == sa.bindparam("w_id")).order_by(STEP.c.index)
 # PostgreSQL: the saga and its steps in one statement (one snapshot, one round trip)
 _SELECT_JOINED = (
-    sa.select(SAGA, *(STEP.c[name].label(f"t_{name}") for name in ("index", *_STEP_FIELDS)))
+    sa.select(SAGA, *(STEP.c[name].label(f"t_{name}") for name in ("index", *STEP_FIELDS)))
     .select_from(SAGA.outerjoin(STEP, STEP.c.saga_id == SAGA.c.id))
     .where(SAGA.c.id == sa.bindparam("w_id"))
     .order_by(STEP.c.index)
@@ -199,7 +196,7 @@ async def load_saga(conn: AsyncConnection, saga_id: uuid.UUID) -> SagaState | No
     if row is None:
         return None
     steps = await conn.execute(_SELECT_STEPS, {"w_id": saga_id})
-    saga = SagaState(id=row["id"], **{k: row[k] for k in _SAGA_FIELDS})
+    saga = SagaState(id=row["id"], **{k: row[k] for k in SAGA_FIELDS})
     saga.status = SagaStatus(row["status"])
     saga.steps = [_step_state(m) for m in steps.mappings()]
     return saga
@@ -209,10 +206,10 @@ def _joined_saga(rows: Sequence[Any]) -> SagaState | None:
     if not rows:
         return None
     first = rows[0]
-    saga = SagaState(id=first["id"], **{k: first[k] for k in _SAGA_FIELDS})
+    saga = SagaState(id=first["id"], **{k: first[k] for k in SAGA_FIELDS})
     saga.status = SagaStatus(first["status"])
     saga.steps = [
-        _step_state({name: row[f"t_{name}"] for name in ("index", *_STEP_FIELDS)})
+        _step_state({name: row[f"t_{name}"] for name in ("index", *STEP_FIELDS)})
         for row in rows
         if row["t_index"] is not None
     ]
@@ -220,7 +217,7 @@ def _joined_saga(rows: Sequence[Any]) -> SagaState | None:
 
 
 def saga_values(saga: SagaState, *, with_id: bool = True) -> dict[str, Any]:
-    values = {name: getattr(saga, name) for name in _SAGA_FIELDS}
+    values = {name: getattr(saga, name) for name in SAGA_FIELDS}
     values["status"] = saga.status.value
     if with_id:
         values["id"] = saga.id
@@ -228,7 +225,7 @@ def saga_values(saga: SagaState, *, with_id: bool = True) -> dict[str, Any]:
 
 
 def _step_values(saga_id: uuid.UUID, step: StepState, *, with_key: bool = True) -> dict[str, Any]:
-    values = {name: getattr(step, name) for name in _STEP_FIELDS}
+    values = {name: getattr(step, name) for name in STEP_FIELDS}
     values["status"] = step.status.value
     if with_key:
         values.update(saga_id=saga_id, index=step.index)
@@ -236,7 +233,7 @@ def _step_values(saga_id: uuid.UUID, step: StepState, *, with_key: bool = True) 
 
 
 def _step_state(row: Any) -> StepState:
-    step = StepState(index=row["index"], **{k: row[k] for k in _STEP_FIELDS})
+    step = StepState(index=row["index"], **{k: row[k] for k in STEP_FIELDS})
     step.status = StepStatus(row["status"])
     step.interrupted = step.interrupted or 0
     return step

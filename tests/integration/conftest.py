@@ -3,9 +3,10 @@ test."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orchestrator.backends.poologics.sandbox.data import SandboxState as PoologicsState
 from orchestrator.store.db import create_schema, make_engine
@@ -54,19 +55,29 @@ def poologics(poologics_server: RunningPoologicsSandbox) -> RunningPoologicsSand
     return poologics_server
 
 
-@pytest.fixture
-async def pg_db(pg_url):
-    """An async engine on the session's PostgreSQL database, its tables created."""
-    engine = make_engine(pg_url)
+async def _with_schema(url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(url)
     await create_schema(engine)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def pg_db(pg_url):
+    """An async engine on the session's PostgreSQL database, its tables created."""
+    async for engine in _with_schema(pg_url):
+        yield engine
 
 
 @pytest.fixture
 async def any_db(db_url):
     """The same on each supported database (SQLite and PostgreSQL)."""
-    engine = make_engine(db_url)
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
+    async for engine in _with_schema(db_url):
+        yield engine
+
+
+@pytest.fixture
+async def sqlite_db(sqlite_url):
+    """The same on a SQLite file of this test's own."""
+    async for engine in _with_schema(sqlite_url):
+        yield engine

@@ -19,17 +19,13 @@ from orchestrator.messaging.crm_events import (
 )
 from orchestrator.saga.engine import BoundFlow, Engine
 from orchestrator.saga.ports import utc_now
-from orchestrator.store.db import create_schema, make_engine
 from orchestrator.store.queries import saga_detail
 from orchestrator.store.sql_store import SqlSagaStore
 
 
 @pytest.fixture
-async def db(db_url):
-    engine = make_engine(db_url)
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
+def db(any_db):
+    return any_db
 
 
 async def a_saga(db) -> uuid.UUID:

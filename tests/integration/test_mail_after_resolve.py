@@ -22,7 +22,6 @@ from orchestrator.saga.engine import BoundFlow, Engine
 from orchestrator.saga.memory import FAST
 from orchestrator.saga.policy import RetryPolicy
 from orchestrator.saga.state import FAILURE_NOTICE, SagaStatus, StepStatus
-from orchestrator.store.db import create_schema, make_engine
 from orchestrator.store.sql_store import SqlSagaStore
 from tests.fakes import FakeSalesCrm
 
@@ -41,11 +40,8 @@ class DownThenUpMailer:
 
 
 @pytest.fixture
-async def db(sqlite_url):
-    engine = make_engine(sqlite_url)
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
+def db(sqlite_db):
+    return sqlite_db
 
 
 async def test_a_mail_queued_before_a_resolve_is_sent_after_it(db):

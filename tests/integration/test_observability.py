@@ -51,11 +51,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-async def db(db_url):
-    engine = make_engine(db_url)
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
+def db(any_db):
+    return any_db
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -25,11 +25,8 @@ ORDER = SaleRequest("C-1", (OrderLine("P-1", 2),))
 
 
 @pytest.fixture
-async def db(db_url):
-    engine = make_engine(db_url)
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
+def db(any_db):
+    return any_db
 
 
 def make_engine_for(db, crm) -> Engine:
