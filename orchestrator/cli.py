@@ -171,6 +171,8 @@ def _with_port(settings: Settings, port: int | None) -> Settings:
 
 def _dev_settings(settings: Settings) -> Settings:
     changes: dict[str, Any] = {"crm_sandbox": True}  # every backend without settings: sandbox
+    if "API_DOCS" not in os.environ:
+        changes["api_docs"] = True
     if "MAIL_BACKEND" not in os.environ:
         changes["mail_backend"] = "sink"
     if not settings.api_keys:

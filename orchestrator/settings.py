@@ -55,6 +55,9 @@ class Settings(BaseSettings):
 
     sync_wait_s: float = 25.0  # /createSales answers 202 after this long
     max_body_bytes: int = Field(default=1_048_576, ge=1024)  # larger request bodies: 413, unread
+    # Swagger UI at /docs (it loads its script from a CDN); off unless asked for (`salesaga dev`
+    # turns it on). /openapi.json is always served.
+    api_docs: bool = False
     step_max_attempts: int = 6
     compensation_max_attempts: int = 8
     retry_base_s: float = 0.5

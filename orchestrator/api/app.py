@@ -15,6 +15,7 @@ from orchestrator.api.body_limit import BodyLimit
 from orchestrator.api.deps import ApiContext
 from orchestrator.api.errors import install_error_handlers
 from orchestrator.api.routes import dead_letters, health, hooks, plg, sagas, start, workers
+from orchestrator.api.security_headers import SecurityHeaders
 from orchestrator.bootstrap import Deps, Dispatcher, build_deps
 from orchestrator.observability.http import RequestContextMiddleware
 from orchestrator.settings import Settings
@@ -38,7 +39,10 @@ def create_api(settings: Settings, dispatch: Dispatcher, *, deps: Deps | None = 
             if own:
                 await built.aclose()
 
-    app = FastAPI(title="salesaga", version=__version__, lifespan=lifespan)
+    docs = "/docs" if settings.api_docs else None
+    app = FastAPI(
+        title="salesaga", version=__version__, lifespan=lifespan, docs_url=docs, redoc_url=None
+    )
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
     app.include_router(plg.router)
@@ -49,6 +53,7 @@ def create_api(settings: Settings, dispatch: Dispatcher, *, deps: Deps | None = 
     app.include_router(hooks.router)
     app.include_router(health.router)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer gets them, errors included
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

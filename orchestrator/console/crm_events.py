@@ -18,7 +18,7 @@ router = APIRouter(include_in_schema=False)  # included under /console by routes
 
 @router.get("/crm-events")
 async def crm_events_page(request: Request, ctx: ContextDep) -> Response:
-    session = web.current_session(request, ctx)
+    session = await web.current_session(request, ctx)
     if session is None:
         return web.to_login(request)
     chosen = request.query_params.get("status") or ""

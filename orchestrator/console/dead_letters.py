@@ -31,7 +31,7 @@ PAGE = f"{web.PREFIX}/dead-letters"
 
 @router.get("/dead-letters")
 async def dead_letters_page(request: Request, ctx: ContextDep) -> Response:
-    session = web.current_session(request, ctx)
+    session = await web.current_session(request, ctx)
     if session is None:
         return web.to_login(request)
     chosen = request.query_params.get("status") or ""
@@ -46,7 +46,7 @@ async def dead_letters_page(request: Request, ctx: ContextDep) -> Response:
 
 @router.post("/dead-letters/{dead_letter_id}/replay")
 async def replay_from_console(dead_letter_id: RowId, request: Request, ctx: ContextDep) -> Response:
-    session = web.current_session(request, ctx)
+    session = await web.current_session(request, ctx)
     if session is None:
         return web.to_login(request)
     fields = await web.form(request)

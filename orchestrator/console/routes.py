@@ -1,7 +1,7 @@
 """The operator console's pages: login/logout, the saga list and one saga with its actions.
 
-GET  /console/login, POST /console/login    operator key → signed session cookie
-GET|POST /console/logout                    drop the cookie
+GET  /console/login, POST /console/login    operator key (and the form's CSRF token) → session
+POST /console/logout                        end the session on the server (CSRF token required)
 GET  /console                               counts, filters, newest sagas (cursor pages)
 GET  /console/sagas/{id}                    steps, CRM records, event log, e-mail as sent
 POST /console/sagas/{id}/{action}           retry | compensate | resolve (CSRF token required)
@@ -17,16 +17,24 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from orchestrator.api.auth import AuthError, Role, identify
 from orchestrator.api.deps import ApiContext, ContextDep
 from orchestrator.console import views, web
-from orchestrator.console.session import Session, csrf_ok, new_session, session_secret
+from orchestrator.console.session import (
+    Session,
+    csrf_ok,
+    login_form_ok,
+    new_login_form,
+    new_session,
+    session_secret,
+)
 from orchestrator.flows import FLOWS
 from orchestrator.saga.actions import Action, ActionRefused
 from orchestrator.saga.errors import SagaNotFound
 from orchestrator.saga.state import SagaStatus
+from orchestrator.store.console_sessions import end_session
 from orchestrator.store.queries import SagaFilter, list_sagas, saga_counts, saga_detail
 
 log = logging.getLogger("orchestrator.console")
@@ -42,6 +50,13 @@ ACTION_DONE = {
 }
 
 
+@router.get("/static/console.js")
+async def console_script() -> Response:
+    """The console's one script (a file, for the CSP's script-src 'self')."""
+    path = web.TEMPLATES_DIR / "console" / "static" / "console.js"
+    return FileResponse(path, media_type="text/javascript", headers={"cache-control": "no-cache"})
+
+
 # --- login -------------------------------------------------------------------------------------
 
 
@@ -49,29 +64,44 @@ ACTION_DONE = {
 async def login_page(
     request: Request, ctx: ContextDep, target: Annotated[str | None, Query(alias="next")] = None
 ) -> Response:
-    if web.current_session(request, ctx) is not None:
+    if await web.current_session(request, ctx) is not None:
         return RedirectResponse(web.safe_next(target), status_code=303)
-    return web.render(request, "login.html", {"next": web.safe_next(target), "error": None})
+    return _login_form(request, ctx, web.safe_next(target), None)
 
 
 @router.post("/login")
 async def login(request: Request, ctx: ContextDep) -> Response:
     fields = await web.form(request)
     target = web.safe_next(fields.get("next"))
+    settings = ctx.deps.settings
+    secret = session_secret(settings)
+    cookie = request.cookies.get(web.LOGIN_COOKIE)
+    if not login_form_ok(cookie, fields.get("csrf"), web.now(), secret):
+        return _login_refused(request, ctx, target, "stale form")
     key = fields.get("key", "").strip()
     if not key:
-        return _login_refused(request, target, "missing key")
-    settings = ctx.deps.settings
+        return _login_refused(request, ctx, target, "missing key")
     try:
         who = identify(key, clients=settings.api_keys, operators=settings.operator_api_keys)
     except AuthError:
-        return _login_refused(request, target, "invalid key")
+        return _login_refused(request, ctx, target, "invalid key")
     if who.role is not Role.OPERATOR:
-        return _login_refused(request, target, "client key", fingerprint=who.fingerprint)
-    secret = session_secret(settings)
+        return _login_refused(request, ctx, target, "client key", fingerprint=who.fingerprint)
     response = RedirectResponse(target, status_code=303)
-    web.set_session(response, request, new_session(who.fingerprint, web.now()), secret)
-    log.info("console login: operator:%s", who.fingerprint)
+    session = new_session(who.actor, who.fingerprint, web.now())
+    await web.start_session(response, request, ctx, session)
+    log.info("console login: %s", who.actor)
+    return response
+
+
+def _login_form(
+    request: Request, ctx: ApiContext, target: str, error: str | None, *, status: int = 200
+) -> Response:
+    """The login page with a fresh CSRF token (and the signed cookie that vouches for it)."""
+    token, cookie = new_login_form(web.now(), session_secret(ctx.deps.settings))
+    context = {"next": target, "error": error, "csrf": token}
+    response = web.render(request, "login.html", context, status=status)
+    web.set_login_form(response, request, cookie)
     return response
 
 
@@ -79,22 +109,37 @@ LOGIN_ERRORS = {
     "missing key": "Enter your operator key.",
     "invalid key": "That key is not valid.",
     "client key": "That is a client API key: the console needs an operator key.",
+    "stale form": "The sign-in form had expired or did not come from this console: try again.",
 }
 
 
 def _login_refused(
-    request: Request, target: str, reason: str, *, fingerprint: str | None = None
+    request: Request,
+    ctx: ApiContext,
+    target: str,
+    reason: str,
+    *,
+    fingerprint: str | None = None,
 ) -> Response:
     client = request.client.host if request.client else "?"
     who = f" (client:{fingerprint})" if fingerprint else ""
     log.warning("console login refused from %s: %s%s", client, reason, who)  # never the key
-    status = 403 if reason == "client key" else 401
-    context = {"next": target, "error": LOGIN_ERRORS[reason]}
-    return web.render(request, "login.html", context, status=status)
+    status = 403 if reason in ("client key", "stale form") else 401
+    return _login_form(request, ctx, target, LOGIN_ERRORS[reason], status=status)
 
 
-@router.api_route("/logout", methods=["GET", "POST"])
-async def logout(request: Request) -> Response:
+@router.post("/logout")
+async def logout(request: Request, ctx: ContextDep) -> Response:
+    """End the session on the server (the token is refused from now on), then drop the cookie.
+    Only a POST with the session's CSRF token: a link or an image elsewhere cannot log out."""
+    session = await web.current_session(request, ctx)
+    if session is not None:
+        fields = await web.form(request)
+        if not csrf_ok(session, fields.get("csrf")):
+            log.warning("console: refused a log-out without a valid CSRF token")
+            return _refused(request, ctx, session)
+        await end_session(ctx.deps.db, session.token, web.now())
+        log.info("console logout: %s", session.actor)
     response = RedirectResponse(f"{web.PREFIX}/login", status_code=303)
     web.clear_session(response, request)
     return response
@@ -105,7 +150,7 @@ async def logout(request: Request) -> Response:
 
 @router.get("")
 async def saga_list(request: Request, ctx: ContextDep) -> Response:
-    session = web.current_session(request, ctx)
+    session = await web.current_session(request, ctx)
     if session is None:
         return web.to_login(request)
     chosen = {name: request.query_params.get(name, "").strip() for name in FILTER_FIELDS}
@@ -174,7 +219,7 @@ def _page_url(chosen: dict[str, str], cursor: str | None) -> str | None:
 
 @router.get("/sagas/{saga_id}")
 async def saga_page(saga_id: str, request: Request, ctx: ContextDep) -> Response:
-    session = web.current_session(request, ctx)
+    session = await web.current_session(request, ctx)
     if session is None:
         return web.to_login(request)
     key = _uuid(saga_id)
@@ -195,18 +240,13 @@ async def saga_page(saga_id: str, request: Request, ctx: ContextDep) -> Response
 @router.post("/sagas/{saga_id}/{action}")
 async def saga_action(saga_id: str, action: str, request: Request, ctx: ContextDep) -> Response:
     """Through the engine like the API's action endpoint, recorded as `operator:<fingerprint>`."""
-    session = web.current_session(request, ctx)
+    session = await web.current_session(request, ctx)
     if session is None:
         return web.to_login(request)
     fields = await web.form(request)
     if not csrf_ok(session, fields.get("csrf")):
         log.warning("console: refused %s on saga %s without a valid CSRF token", action, saga_id)
-        context = {
-            "heading": "Refused",
-            "message": "This form has expired or did not come from the console: "
-            "reload the page and try again.",
-        }
-        return web.signed_in_page(request, ctx, session, "missing.html", context, status=403)
+        return _refused(request, ctx, session)
     key = _uuid(saga_id)
     if key is None or action not in Action.__members__.values():
         missing = {"heading": "Not found", "message": "No such saga or action."}
@@ -238,3 +278,13 @@ def _uuid(value: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         return None
+
+
+def _refused(request: Request, ctx: ApiContext, session: Session) -> Response:
+    """A form without the session's CSRF token: 403, nothing done."""
+    context = {
+        "heading": "Refused",
+        "message": "This form has expired or did not come from the console: "
+        "reload the page and try again.",
+    }
+    return web.signed_in_page(request, ctx, session, "missing.html", context, status=403)

@@ -1,9 +1,11 @@
-"""Signed console cookies: the operator session and the one-shot flash message.
+"""Console sessions and signed cookies.
 
-A cookie value is `base64url(json payload) "." base64url(HMAC-SHA256(secret, payload))`. Nothing
-in it is secret (the key's fingerprint, an expiry, a CSRF token); the signature only stops anyone
-from forging or changing it. The secret is SESSION_SECRET, else a random one per process (every
-session then ends when the process restarts, and several API processes need a shared secret).
+The session cookie holds a random token; the session itself (who, until when, its CSRF token)
+is a row on the server (orchestrator/store/console_sessions.py), so logging out ends it at once
+and everywhere. The flash message and the login form's CSRF token ride in signed cookies:
+`base64url(json payload) "." base64url(HMAC-SHA256(secret, payload))`; nothing in them is
+secret, the signature only stops anyone from forging or changing them. The secret is
+SESSION_SECRET, else a random one per process (several API processes need a shared secret).
 """
 
 from __future__ import annotations
@@ -25,23 +27,40 @@ from pydantic import SecretStr
 from orchestrator.settings import Settings
 
 SESSION_TTL = timedelta(hours=8)
+LOGIN_FORM_TTL = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
 class Session:
+    token: str  # the cookie's value; the server keeps only its hash
+    actor: str  # who did it, for the event log (the same form as the API's `Caller.actor`)
     fingerprint: str  # Caller.fingerprint of the operator key that logged in
-    expires_at: int  # Unix seconds
+    expires_at: datetime
     csrf: str  # sent back in every form; compared in constant time
 
-    @property
-    def actor(self) -> str:
-        """Who did it, for the event log (the same form as the API's `Caller.actor`)."""
-        return f"operator:{self.fingerprint}"
+
+def new_session(actor: str, fingerprint: str, now: datetime) -> Session:
+    return Session(
+        secrets.token_urlsafe(32), actor, fingerprint, now + SESSION_TTL, secrets.token_urlsafe(32)
+    )
 
 
-def new_session(fingerprint: str, now: datetime) -> Session:
-    expires = int((now + SESSION_TTL).timestamp())
-    return Session(fingerprint, expires, secrets.token_urlsafe(32))
+def new_login_form(now: datetime, secret: bytes) -> tuple[str, str]:
+    """A CSRF token for the login form and the signed cookie that vouches for it."""
+    token = secrets.token_urlsafe(32)
+    expires = int((now + LOGIN_FORM_TTL).timestamp())
+    return token, seal({"c": token, "e": expires}, secret)
+
+
+def login_form_ok(cookie: str | None, sent: str | None, now: datetime, secret: bytes) -> bool:
+    """The form's token is the one our cookie vouches for, and the form is not stale."""
+    payload = unseal(cookie, secret)
+    if payload is None or not isinstance(payload.get("c"), str):
+        return False
+    expires = payload.get("e")
+    if not isinstance(expires, int) or expires <= now.timestamp():
+        return False
+    return bool(sent) and hmac.compare_digest(str(payload["c"]).encode(), (sent or "").encode())
 
 
 def seal(payload: dict[str, Any], secret: bytes) -> str:
@@ -62,23 +81,6 @@ def unseal(value: str | None, secret: bytes) -> dict[str, Any] | None:
     except (ValueError, binascii.Error):
         return None
     return payload if isinstance(payload, dict) else None
-
-
-def encode_session(session: Session, secret: bytes) -> str:
-    return seal({"f": session.fingerprint, "e": session.expires_at, "c": session.csrf}, secret)
-
-
-def decode_session(value: str | None, secret: bytes, now: datetime) -> Session | None:
-    """The session in a cookie, if the signature is ours and it has not expired."""
-    payload = unseal(value, secret)
-    if payload is None:
-        return None
-    fingerprint, expires, csrf = payload.get("f"), payload.get("e"), payload.get("c")
-    if not (isinstance(fingerprint, str) and isinstance(expires, int) and isinstance(csrf, str)):
-        return None
-    if expires <= now.timestamp():
-        return None
-    return Session(fingerprint, expires, csrf)
 
 
 def csrf_ok(session: Session, sent: str | None) -> bool:

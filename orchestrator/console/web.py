@@ -20,19 +20,21 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from orchestrator.api.deps import ApiContext
 from orchestrator.console.session import (
+    LOGIN_FORM_TTL,
     SESSION_TTL,
     Session,
-    decode_session,
-    encode_session,
     seal,
     session_secret,
     still_operator,
     unseal,
 )
+from orchestrator.store.console_sessions import StoredSession, find_session, open_session
 
 TEMPLATES_DIR: Final = Path(__file__).resolve().parents[2] / "templates"
 PREFIX: Final = "/console"
 SESSION_COOKIE: Final = "salesaga_console"
+LOGIN_COOKIE: Final = "salesaga_login"  # vouches for the login form's CSRF token
+MAX_TOKEN_CHARS: Final = 128
 FLASH_COOKIE: Final = "salesaga_flash"
 FLASH_TTL_S: Final = 60
 MAX_FORM_BYTES: Final = 64 * 1024
@@ -79,13 +81,33 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def current_session(request: Request, ctx: ApiContext) -> Session | None:
-    """The operator's session from the cookie: signed by us, not expired, key still valid."""
-    settings = ctx.deps.settings
-    session = decode_session(request.cookies.get(SESSION_COOKIE), session_secret(settings), now())
-    if session is None or not still_operator(session, settings.operator_api_keys):
+async def current_session(request: Request, ctx: ApiContext) -> Session | None:
+    """The operator's session: its token is live on the server (not logged out, not expired)
+    and the key that opened it is still an operator key."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or len(token) > MAX_TOKEN_CHARS:
+        return None
+    stored = await find_session(ctx.deps.db, token, now())
+    if stored is None:
+        return None
+    session = Session(token, stored.actor, stored.key_fingerprint, stored.expires_at, stored.csrf)
+    if not still_operator(session, ctx.deps.settings.operator_api_keys):
         return None
     return session
+
+
+async def start_session(
+    response: Response, request: Request, ctx: ApiContext, session: Session
+) -> None:
+    """Store the session on the server and give the browser its token."""
+    stored = StoredSession(session.actor, session.fingerprint, session.csrf, session.expires_at)
+    await open_session(ctx.deps.db, session.token, stored, now())
+    _cookie(response, request, SESSION_COOKIE, session.token, int(SESSION_TTL.total_seconds()))
+    _cookie(response, request, LOGIN_COOKIE, "", 0)
+
+
+def set_login_form(response: Response, request: Request, cookie: str) -> None:
+    _cookie(response, request, LOGIN_COOKIE, cookie, int(LOGIN_FORM_TTL.total_seconds()))
 
 
 def to_login(request: Request) -> RedirectResponse:
@@ -101,16 +123,6 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith(PREFIX) and "//" not in target and "\\" not in target:
         return target
     return PREFIX
-
-
-def set_session(response: Response, request: Request, session: Session, secret: bytes) -> None:
-    _cookie(
-        response,
-        request,
-        SESSION_COOKIE,
-        encode_session(session, secret),
-        int(SESSION_TTL.total_seconds()),
-    )
 
 
 def clear_session(response: Response, request: Request) -> None:

@@ -19,7 +19,7 @@ router = APIRouter(include_in_schema=False)  # included under /console by routes
 
 @router.get("/workers")
 async def workers_page(request: Request, ctx: ContextDep) -> Response:
-    session = web.current_session(request, ctx)
+    session = await web.current_session(request, ctx)
     if session is None:
         return web.to_login(request)
     dead_after_s = ctx.deps.settings.worker_dead_after_s

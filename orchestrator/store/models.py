@@ -1,4 +1,5 @@
-"""The state tables (SQLModel): saga, saga_step, saga_event, outbox, crm_token, dead_letter.
+"""The state tables (SQLModel): saga, saga_step, saga_event, outbox, crm_token, dead_letter,
+crm_event, worker, console_session.
 
 At any moment these rows tell exactly where every saga is; a broker message only says "look at X".
 """
@@ -198,3 +199,18 @@ class WorkerRow(SQLModel, table=True):
     sql_statements: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
     sql_commits: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
     sql_rollbacks: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
+
+
+class ConsoleSessionRow(SQLModel, table=True):
+    """An operator's console session, kept on the server so that logging out ends it at once
+    in every API process (the cookie holds only a random token; this row, its SHA-256)."""
+
+    __tablename__ = "console_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    actor: str = Field(max_length=200)  # who logged in, as the event log names them
+    key_fingerprint: str = Field(max_length=16)  # the key it was opened with
+    csrf: str = Field(max_length=64)  # sent back in every console form
+    created_at: datetime = _time(nullable=False)
+    expires_at: datetime = _time(nullable=False, index=True)
+    ended_at: datetime | None = _time()  # logged out (the row stays until it expires)

@@ -4,6 +4,8 @@ and OnAutomate sandboxes over HTTP and a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -141,3 +143,23 @@ def svc(service) -> Service:
     service.rpccrm.state.reset()
     service.smtp.clear()
     return service
+
+
+SESSION_COOKIE = "salesaga_console"
+
+
+def login_token(client: httpx.Client) -> str:
+    """The login form's CSRF token (its signed cookie lands in the client's jar)."""
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/console/login").text)
+    assert found is not None
+    return found[1]
+
+
+@contextlib.contextmanager
+def operator_client(svc: Service) -> Iterator[httpx.Client]:
+    """A console session without a browser: the cookie jar keeps the session cookie."""
+    with httpx.Client(base_url=str(svc.api.base_url), timeout=30) as client:
+        form = {"key": OPERATOR_KEY, "next": "/console", "csrf": login_token(client)}
+        response = client.post("/console/login", data=form)
+        assert response.status_code == 303 and SESSION_COOKIE in client.cookies
+        yield client

@@ -6,7 +6,6 @@ SALESAGA_SCREENSHOTS=1 also writes docs/screenshots/console-list.png and console
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
@@ -19,9 +18,14 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from orchestrator.console.session import csrf_ok, decode_session, encode_session, new_session
+from orchestrator.console.session import (
+    csrf_ok,
+    login_form_ok,
+    new_login_form,
+    new_session,
+)
 from orchestrator.flows.zoho_sale import FLOW_NAME
-from tests.e2e.conftest import CLIENT_KEY, IT_EMAIL, OPERATOR_KEY
+from tests.e2e.conftest import CLIENT_KEY, IT_EMAIL, OPERATOR_KEY, operator_client
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -46,9 +50,18 @@ def page(browser, svc):
                                   viewport={"width": 1280, "height": 900})  # fmt: skip
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.on("dialog", lambda dialog: dialog.accept())  # the confirm() before each action
+    page.confirms, blocked = [], []  # type: ignore[attr-defined]
+
+    def confirm(dialog) -> None:  # the confirm() before each action
+        page.confirms.append(dialog.message)  # type: ignore[attr-defined]
+        dialog.accept()
+
+    page.on("dialog", confirm)
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text
+            else None)  # fmt: skip
     yield page
     context.close()
+    assert blocked == [], "the console's Content-Security-Policy blocked part of a page"
 
 
 def login(page, key: str = OPERATOR_KEY, start: str | None = "/console"):
@@ -82,15 +95,6 @@ def api_counts(svc) -> dict:
     response = svc.operator.get("/sagas", params={"limit": 1})
     assert response.status_code == 200, response.text
     return response.json()["counts"]
-
-
-@contextlib.contextmanager
-def operator_client(svc) -> Iterator[httpx.Client]:
-    """A console session without a browser: the cookie jar keeps the session cookie."""
-    with httpx.Client(base_url=str(svc.api.base_url), timeout=30) as client:
-        response = client.post("/console/login", data={"key": OPERATOR_KEY, "next": "/console"})
-        assert response.status_code == 303 and SESSION_COOKIE in client.cookies
-        yield client
 
 
 # --- login and sessions ------------------------------------------------------------------------
@@ -151,16 +155,18 @@ def test_an_action_without_the_csrf_token_is_refused(svc):
     assert saga["status"] == "succeeded"
 
 
-def test_a_tampered_expired_or_foreign_session_cookie_is_not_accepted():
+def test_a_tampered_expired_or_foreign_login_form_is_not_accepted():
     now = datetime.now(UTC)
-    session = new_session("912cc499", now)
-    cookie = encode_session(session, b"secret-a")
-    assert decode_session(cookie, b"secret-a", now) == session
-    assert decode_session(cookie, b"secret-b", now) is None  # signed elsewhere
-    assert decode_session(cookie, b"secret-a", now + timedelta(hours=8, seconds=1)) is None
+    token, cookie = new_login_form(now, b"secret-a")
+    assert login_form_ok(cookie, token, now, b"secret-a")
+    assert not login_form_ok(cookie, token, now, b"secret-b")  # signed elsewhere
+    assert not login_form_ok(cookie, token, now + timedelta(hours=1, seconds=1), b"secret-a")
+    assert not login_form_ok(cookie, token[:-1], now, b"secret-a")
+    assert not login_form_ok(None, token, now, b"secret-a")
     body, signature = cookie.split(".")
     forged = body.replace(body[2], "A" if body[2] != "A" else "B", 1)
-    assert decode_session(f"{forged}.{signature}", b"secret-a", now) is None
+    assert not login_form_ok(f"{forged}.{signature}", token, now, b"secret-a")
+    session = new_session("operator:912cc499", "912cc499", now)
     assert not csrf_ok(session, None) and not csrf_ok(session, session.csrf[:-1])
     assert csrf_ok(session, session.csrf)
 
@@ -232,6 +238,7 @@ def test_retry_from_the_console_completes_the_sale_and_logs_the_operator(svc, pa
     login(page, start=f"/console/sagas/{saga_id}")
     page.click("#retry")
     expect(page.locator("#flash")).to_contain_text("Retry started")
+    assert len(page.confirms) == 1  # the console's script ran under its CSP and asked first
     expect(page.locator("#saga-status")).to_have_text("succeeded", timeout=20_000)
 
     assert svc.left_in_crm() == {"Deals": 1, "Quotes": 1, "Sales_Orders": 1}

@@ -119,6 +119,7 @@ def test_the_readme_onautomate_example_succeeds_and_its_fault_rolls_back(dev_ser
     url, cwd = dev_server
     body, other_contact = readme_payloads("http://127.0.0.1:8000/sagas")[:2]
     (fault,) = readme_payloads("http://127.0.0.1:8000/onautomate-sandbox/__sandbox__/faults")
+    assert httpx.get(url + "/docs").status_code == 200  # dev serves the Swagger UI (API_DOCS)
     flows = httpx.get(url + "/flows", headers=CLIENT).json()["items"]
     assert {item["flow"] for item in flows} == {
         "zoho.sale",
