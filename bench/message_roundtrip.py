@@ -84,7 +84,7 @@ def main() -> None:
     client = redis.Redis.from_url(REDIS)
     client.flushdb()
     # CRM_SANDBOX: the service's built-in sandboxes are the CRMs (no real one is reached).
-    env = {**os.environ, "CRM_SANDBOX": "true", "API_KEYS": "bench-key", "PORT": str(port),
+    env = {**os.environ, "CRM_SANDBOX": "true", "API_KEYS": "bench-client-key-0000", "PORT": str(port),
            "LOG_LEVEL": "WARNING",
            "MAIL_BACKEND": "sink", "BROKER_URL": REDIS, "CELERY_QUEUE": "celery"}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:

@@ -113,7 +113,8 @@ class Deps:
     def intake(self, dispatch: Dispatcher) -> Intake:
         """The one way in: validation, idempotency and dispatch for every entry point."""
         adapters = {name: self.crms[flow.backend] for name, flow in self.flows.items()}
-        return Intake(self.engine, self.store, self.flows, FLOWS, dispatch, adapters)
+        return Intake(self.engine, self.store, self.flows, FLOWS, dispatch, adapters,
+                      self.settings.max_crm_lookups)  # fmt: skip
 
     def inbox(self, dispatch: Dispatcher) -> Inbox:
         """Queue messages in: the intake plus dead letters and reply routes."""

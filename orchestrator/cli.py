@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
+from orchestrator.api.keys import DEV_CLIENT_KEY, DEV_OPERATOR_KEY, KeyConfigError
 from orchestrator.backends import BACKENDS
 from orchestrator.cli_hooks import hooks_cli
 from orchestrator.cli_messages import messages_cli
@@ -25,8 +27,6 @@ for _backend in BACKENDS:  # `salesaga poologics subscribe`: backends that push 
         cli.add_typer(hooks_cli(_backend), name=_backend.name)
 
 # Development defaults of `salesaga dev` only, documented in the README: not secrets.
-DEV_CLIENT_KEY = "dev-client-key"
-DEV_OPERATOR_KEY = "dev-operator-key"
 DEV_WEBHOOK_SECRET = "dev-webhook-secret"
 
 
@@ -47,7 +47,7 @@ def serve(
     settings = _with_port(get_settings(), port)
     configure_logging(settings)
     _check_backends(settings)
-    app = create_app(settings, dispatch)
+    app = _app_or_exit(create_app, settings, dispatch)
     if not settings.broker_url.startswith("memory://"):
         uvicorn.run(app, host="0.0.0.0", port=settings.port, log_config=None)
         return
@@ -109,10 +109,49 @@ def dev(
     ):
         typer.echo(f"salesaga dev on http://127.0.0.1:{settings.port}  (keys: see README)")
         typer.echo(f"e-mails are written to {settings.mail_sink_dir}/")
-        app = create_app(settings, dispatch)
+        app = _app_or_exit(create_app, settings, dispatch, dev=True)
         threading.Thread(target=subscribe_sandboxes_when_up, args=(settings,),
                          name="salesaga-subscribe", daemon=True).start()  # fmt: skip
         uvicorn.run(app, host="127.0.0.1", port=settings.port, log_config=None)
+
+
+keys_cli = typer.Typer(help="API keys: make one, check the configured ones.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
+
+
+@keys_cli.command("new")
+def keys_new(
+    name: Annotated[str, typer.Option(help="The key's name, as logs and the event log show it")],
+    role: Annotated[str, typer.Option(help="client or operator")] = "client",
+) -> None:
+    """Make a random key: prints it once, with its API_KEYS_FILE entry (a digest, no key) and
+    its API_KEYS / OPERATOR_API_KEYS form. Give the key to its caller; keep only the entry."""
+    from orchestrator.api.auth import Role
+    from orchestrator.api.keys import NAME, file_entry, new_key
+
+    if not NAME.match(name) or role not in ("client", "operator"):
+        typer.echo("salesaga: --name is 1 to 40 of A-Z a-z 0-9 _ . -; --role client|operator",
+                   err=True)  # fmt: skip
+        raise typer.Exit(2)
+    key = new_key()
+    setting = "API_KEYS" if role == "client" else "OPERATOR_API_KEYS"
+    typer.echo(f"key (shown once): {key}\n\n# API_KEYS_FILE entry\n"
+               f"{file_entry(name, Role[role.upper()], key)}\n# or in the environment\n"
+               f"{setting}={name}:{key}")  # fmt: skip
+
+
+@keys_cli.command("check")
+def keys_check() -> None:
+    """Load API_KEYS, OPERATOR_API_KEYS and API_KEYS_FILE as `serve` would; list the keys by
+    name, role and fingerprint (never a key). Exit 2 naming the first entry that is refused."""
+    from orchestrator.api.keys import key_ring
+
+    settings = get_settings()
+    ring = _app_or_exit(key_ring, settings.api_keys, settings.operator_api_keys,
+                        settings.api_keys_file)  # fmt: skip
+    for key in ring.keys:
+        limit = f"  {key.rate_limit_per_min}/min" if key.rate_limit_per_min else ""
+        typer.echo(f"{key.role.name.lower():9} {key.name:40} {key.fingerprint}{limit}")
 
 
 @cli.command()
@@ -165,6 +204,15 @@ def _check_backends(settings: Settings) -> None:
         )
 
 
+def _app_or_exit(make: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """The app, or exit 2 saying which configured key cannot be used (never the key)."""
+    try:
+        return make(*args, **kwargs)
+    except KeyConfigError as refused:
+        typer.echo(f"salesaga: {refused}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _with_port(settings: Settings, port: int | None) -> Settings:
     return settings.model_copy(update={"port": port}) if port else settings
 
@@ -192,3 +240,7 @@ def _dev_settings(settings: Settings) -> Settings:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

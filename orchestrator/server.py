@@ -15,8 +15,10 @@ from orchestrator.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, dispatch: Dispatcher, *, deps: Deps | None = None) -> FastAPI:
-    app = create_api(settings, dispatch, deps=deps)
+def create_app(
+    settings: Settings, dispatch: Dispatcher, *, deps: Deps | None = None, dev: bool = False
+) -> FastAPI:
+    app = create_api(settings, dispatch, deps=deps, dev=dev)
     app.include_router(console_router)
     for plan in plan_backends(settings):
         if plan.mode == "sandbox":

@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     celery_queue: str = "celery"  # the queue sagas are dispatched to and workers consume
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     operator_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # A TOML file of named keys held as SHA-256 digests, with roles and limits (api/keys.py).
+    api_keys_file: str = ""
+    key_rate_limit_per_min: int = Field(default=0, ge=0)  # per key and API process; 0: none
+    # The most CRM records one request may have a saga look up (a sale naming 200 products
+    # would make 200 product reads): more is refused with 400 naming the field.
+    max_crm_lookups: int = Field(default=50, ge=1)
     port: int = 8000
     session_secret: SecretStr | None = None  # console cookies; unset: random per process
 

@@ -18,8 +18,8 @@ CLIENT_SECRET = "sandbox-secret"
 REFRESH_TOKEN = "sandbox-refresh-token"
 SANDBOX_PREFIX = "/zoho-sandbox"
 
-CLIENT_KEY = "bench-client-key"
-OPERATOR_KEY = "bench-operator-key"
+CLIENT_KEY = "bench-client-key-0000"
+OPERATOR_KEY = "bench-operator-key-0000"
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 

@@ -14,6 +14,7 @@ from orchestrator import __version__
 from orchestrator.api.body_limit import BodyLimit
 from orchestrator.api.deps import ApiContext
 from orchestrator.api.errors import install_error_handlers
+from orchestrator.api.keys import key_ring
 from orchestrator.api.routes import dead_letters, health, hooks, plg, sagas, start, workers
 from orchestrator.api.security_headers import SecurityHeaders
 from orchestrator.bootstrap import Deps, Dispatcher, build_deps
@@ -22,8 +23,12 @@ from orchestrator.settings import Settings
 from orchestrator.store.endings import SagaEndings
 
 
-def create_api(settings: Settings, dispatch: Dispatcher, *, deps: Deps | None = None) -> FastAPI:
-    """The API on its own (no console, no sandboxes)."""
+def create_api(
+    settings: Settings, dispatch: Dispatcher, *, deps: Deps | None = None, dev: bool = False
+) -> FastAPI:
+    """The API on its own (no console, no sandboxes); `dev`: `salesaga dev`. Raises
+    KeyConfigError (naming the entry, never a key) when the configured keys cannot be used."""
+    keys = key_ring(settings.api_keys, settings.operator_api_keys, settings.api_keys_file, dev=dev)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -31,7 +36,7 @@ def create_api(settings: Settings, dispatch: Dispatcher, *, deps: Deps | None = 
         built = deps if deps is not None else await build_deps(settings)
         endings = SagaEndings(settings.database_url)
         await endings.start()
-        app.state.api = ApiContext(built, dispatch, endings)
+        app.state.api = ApiContext(built, dispatch, endings, keys)
         try:
             yield
         finally:

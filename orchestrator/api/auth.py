@@ -1,4 +1,4 @@
-"""API keys: `x-api-key` checked against API_KEYS (clients) and OPERATOR_API_KEYS (operators).
+"""Roles and callers: who sent a request (orchestrator/api/keys.py finds them by their key).
 
 An operator key may do what a client key does. Keys are compared in constant time and never logged.
 """
@@ -6,12 +6,7 @@ An operator key may do what a client key does. Keys are compared in constant tim
 from __future__ import annotations
 
 import enum
-import hashlib
-import hmac
-from collections.abc import Iterable
 from dataclasses import dataclass
-
-from pydantic import SecretStr
 
 
 class Role(enum.IntEnum):
@@ -26,41 +21,16 @@ class AuthError(Exception):
         self.message = message
 
 
-def _matches(key: str, keys: Iterable[SecretStr]) -> bool:
-    found = False
-    for candidate in keys:  # no early exit: timing does not tell which key matched
-        found |= hmac.compare_digest(key.encode(), candidate.get_secret_value().encode())
-    return found
-
-
-def role_of(
-    key: str | None, *, clients: Iterable[SecretStr], operators: Iterable[SecretStr]
-) -> Role:
-    if not key:
-        raise AuthError(401, "Missing API key: send it in the x-api-key header.")
-    if _matches(key, operators):
-        return Role.OPERATOR
-    if _matches(key, clients):
-        return Role.CLIENT
-    raise AuthError(401, "Invalid API key.")
-
-
 @dataclass(frozen=True, slots=True)
 class Caller:
     role: Role
-    fingerprint: str  # first 8 hex of the key's SHA-256: tells keys apart in logs, reveals nothing
+    fingerprint: str  # first 8 hex of the key's SHA-256: tells keys apart, reveals nothing
+    name: str  # the key's name (a key configured without one: its fingerprint)
 
     @property
     def actor(self) -> str:
-        """Who did it, for the event log: `operator:3fa2c1d9`."""
-        return f"{self.role.name.lower()}:{self.fingerprint}"
-
-
-def identify(
-    key: str | None, *, clients: Iterable[SecretStr], operators: Iterable[SecretStr]
-) -> Caller:
-    role = role_of(key, clients=clients, operators=operators)
-    return Caller(role, hashlib.sha256((key or "").encode()).hexdigest()[:8])
+        """Who did it, for logs and the event log: `operator:ops-alice`, `client:3fa2c1d9`."""
+        return f"{self.role.name.lower()}:{self.name}"
 
 
 def require(role: Role, needed: Role) -> None:

@@ -7,10 +7,14 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from orchestrator.api.auth import Caller, Role, identify, require
+from orchestrator.api.auth import Caller, Role, require
+from orchestrator.api.errors import ApiError
+from orchestrator.api.keys import KeyRing
+from orchestrator.api.rate_limit import RateLimiter
 from orchestrator.bootstrap import Deps, Dispatcher
 from orchestrator.intake import Intake
 from orchestrator.messaging.intake import Inbox
+from orchestrator.observability.logcontext import bind_key
 from orchestrator.store.endings import SagaEndings
 
 
@@ -19,6 +23,8 @@ class ApiContext:
     deps: Deps
     dispatch: Dispatcher
     endings: SagaEndings  # who waits for a saga's end hears of it here
+    keys: KeyRing  # every API key, by digest
+    limits: RateLimiter = field(default_factory=RateLimiter)  # per-key request limits
     intake: Intake = field(init=False)  # the one way in, dispatching to the workers
     inbox: Inbox = field(init=False)  # dead-letter replays
 
@@ -35,9 +41,20 @@ def context(request: Request) -> ApiContext:
 ContextDep = Annotated[ApiContext, Depends(context)]
 
 
-def caller(ctx: ContextDep, x_api_key: Annotated[str | None, Header()] = None) -> Caller:
-    settings = ctx.deps.settings
-    return identify(x_api_key, clients=settings.api_keys, operators=settings.operator_api_keys)
+async def caller(ctx: ContextDep, x_api_key: Annotated[str | None, Header()] = None) -> Caller:
+    """The key's caller (401 without a valid key), within its request limit (429). Async, so
+    that the key's name it binds is on every log line of the request."""
+    who = ctx.keys.identify(x_api_key)
+    bind_key(who.actor)
+    key = ctx.keys.named(who.name)
+    per_min = (key.rate_limit_per_min if key else None) or ctx.deps.settings.key_rate_limit_per_min
+    if per_min:
+        wait_s = ctx.limits.take(who.name, per_min)
+        if wait_s is not None:
+            message = (f"Too many requests for API key {who.name}: at most {per_min} a minute;"
+                       f" try again in {wait_s} s.")  # fmt: skip
+            raise ApiError(429, message, headers={"Retry-After": str(wait_s)})
+    return who
 
 
 def operator(who: Annotated[Caller, Depends(caller)]) -> Caller:

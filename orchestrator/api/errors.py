@@ -18,11 +18,19 @@ log = logging.getLogger("orchestrator.api")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
+        self.headers = headers
 
 
 def error_body(message: str) -> dict[str, str]:
@@ -33,7 +41,7 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     if exc.status < 500:
         log.warning("rejected %s %s: %s", request.method, request.url.path, exc.message)
-    return JSONResponse(error_body(exc.message), exc.status)
+    return JSONResponse(error_body(exc.message), exc.status, headers=exc.headers)
 
 
 async def _auth_error(request: Request, exc: Exception) -> JSONResponse:

@@ -5,6 +5,7 @@ Never table rows: the API's shapes and the state tables change for different rea
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from orchestrator.intake import KEY_PATTERN
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 BAD_EMAIL = "Invalid or missing email format."
+MAX_STORED_KEY = 255  # saga.idempotency_key
 KEY_REUSED = "Idempotency-Key was already used with a different request body."
 
 
@@ -27,13 +29,20 @@ class CreateSalesRequest(SaleInput):
         return self.to_input()
 
 
-def idempotency_key(header: str | None) -> str | None:
-    """The Idempotency-Key header, checked: 1 to 255 visible ASCII characters."""
+def idempotency_key(header: str | None, caller: str) -> str | None:
+    """The Idempotency-Key header, checked (1 to 255 visible ASCII characters), as the saga
+    keeps it: scoped to the caller's key name, so two callers never share (or learn of) each
+    other's keys. `http <name> <key>`: no space in either part, and a message's `msg <id>`
+    can never equal it; too long for the column with its prefix, it is hashed."""
     if header is None:
         return None
     if not KEY_PATTERN.match(header):
-        raise ApiError(400, "Idempotency-Key must be 1 to 255 visible ASCII characters")
-    return header
+        raise ApiError(400, "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                       field="Idempotency-Key")  # fmt: skip
+    scoped = f"http {caller} {header}"
+    if len(scoped) <= MAX_STORED_KEY:
+        return scoped
+    return "http-sha256 " + hashlib.sha256(f"{caller} {header}".encode()).hexdigest()
 
 
 def _address(address: Address) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from fastapi import Request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from orchestrator.api.auth import Caller
 from orchestrator.api.deps import ApiContext
 from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import KEY_REUSED, idempotency_key
@@ -45,11 +46,12 @@ async def json_object(request: Request) -> dict[str, Any]:
 
 
 async def start_and_wait(
-    ctx: ApiContext, request: Request, parsed: Parsed, *, actor: str
+    ctx: ApiContext, request: Request, parsed: Parsed, *, caller: Caller
 ) -> Outcome:
-    """Start once per Idempotency-Key (same key and body → the first saga; another → 409)."""
-    key = idempotency_key(request.headers.get("Idempotency-Key"))
-    started = await ctx.intake.start(parsed, actor=actor, key=key)
+    """Start once per Idempotency-Key and caller (same key and body → the first saga; another
+    → 409). Another caller's same key is another key."""
+    key = idempotency_key(request.headers.get("Idempotency-Key"), caller.name)
+    started = await ctx.intake.start(parsed, actor=caller.actor, key=key)
     if isinstance(started, KeyReused):
         raise ApiError(409, KEY_REUSED, field="Idempotency-Key")
     return await wait_for_end(ctx, started.saga_id, replayed=started.duplicate)

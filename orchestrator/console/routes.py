@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from orchestrator.api.auth import AuthError, Role, identify
+from orchestrator.api.auth import AuthError, Role
 from orchestrator.api.deps import ApiContext, ContextDep
 from orchestrator.console import views, web
 from orchestrator.console.session import (
@@ -82,7 +82,7 @@ async def login(request: Request, ctx: ContextDep) -> Response:
     if not key:
         return _login_refused(request, ctx, target, "missing key")
     try:
-        who = identify(key, clients=settings.api_keys, operators=settings.operator_api_keys)
+        who = ctx.keys.identify(key)
     except AuthError:
         return _login_refused(request, ctx, target, "invalid key")
     if who.role is not Role.OPERATOR:

@@ -17,13 +17,12 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import SecretStr
-
+from orchestrator.api.auth import Role
+from orchestrator.api.keys import KeyRing
 from orchestrator.settings import Settings
 
 SESSION_TTL = timedelta(hours=8)
@@ -87,17 +86,15 @@ def csrf_ok(session: Session, sent: str | None) -> bool:
     return bool(sent) and hmac.compare_digest(session.csrf.encode(), (sent or "").encode())
 
 
-def fingerprint_of(key: str) -> str:
-    """The same 8-hex fingerprint as orchestrator.api.auth.identify() gives."""
-    return hashlib.sha256(key.encode()).hexdigest()[:8]
-
-
-def still_operator(session: Session, operator_keys: Iterable[SecretStr]) -> bool:
-    """The key that logged in is still an operator key (removing a key ends its sessions)."""
-    found = False
-    for key in operator_keys:
-        found |= hmac.compare_digest(fingerprint_of(key.get_secret_value()), session.fingerprint)
-    return found
+def still_operator(session: Session, keys: KeyRing) -> bool:
+    """The key that opened the session is still an operator key under the same name (removing
+    a key, or making it a client key, ends its sessions)."""
+    key = keys.named(session.actor.partition(":")[2])
+    return (
+        key is not None
+        and key.role is Role.OPERATOR
+        and hmac.compare_digest(key.fingerprint, session.fingerprint)
+    )
 
 
 def session_secret(settings: Settings) -> bytes:

@@ -91,7 +91,7 @@ async def current_session(request: Request, ctx: ApiContext) -> Session | None:
     if stored is None:
         return None
     session = Session(token, stored.actor, stored.key_fingerprint, stored.expires_at, stored.csrf)
-    if not still_operator(session, ctx.deps.settings.operator_api_keys):
+    if not still_operator(session, ctx.keys):
         return None
     return session
 

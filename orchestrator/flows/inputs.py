@@ -44,3 +44,9 @@ class FlowInput(BaseModel):
     def subject(self) -> str | None:
         """Who or what the saga is about, for lists and search (a contact id, an e-mail)."""
         return None
+
+    def crm_lookups(self) -> dict[str, int]:
+        """How many CRM records the saga reads or writes one by one because of each list
+        field of this input (a sale's distinct products): the intake refuses more than
+        MAX_CRM_LOOKUPS, so that one request cannot make hundreds of CRM calls."""
+        return {}

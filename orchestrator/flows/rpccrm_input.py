@@ -157,3 +157,6 @@ class OpportunityTicketInput(FlowInput):
 
     def subject(self) -> str:
         return self.contactEmail
+
+    def crm_lookups(self) -> dict[str, int]:
+        return {"products": len(self.products)}  # each line is looked up, or created

@@ -50,6 +50,9 @@ class SaleInput(FlowInput):
     def subject(self) -> str:
         return self.contactId
 
+    def crm_lookups(self) -> dict[str, int]:
+        return {"products": len({line.productId for line in self.products})}  # one read each
+
 
 Ctx = StepContext[SaleRequest]
 

@@ -47,6 +47,7 @@ class Parsed:
     input: object
     subject: str | None  # who or what the saga is about, for lists and search
     digest: str  # same body, same digest
+    lookups: Mapping[str, int] = field(default_factory=dict)  # FlowInput.crm_lookups()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +83,12 @@ class Intake:
     catalogue: Mapping[str, Flow[Any, Any]]  # every flow salesaga knows
     dispatch: Dispatch
     adapters: Mapping[str, Any] = field(default_factory=dict)  # flow name → its adapter
+    max_crm_lookups: int = 0  # MAX_CRM_LOOKUPS; 0: no cap
 
     def parse(self, flow_name: object, body: object, *, where: str = "input.") -> Parsed:
         """parse_start over the flows this service runs."""
         parsed = parse_start(self.flows, self.catalogue, flow_name, body, where=where)
+        self._within_lookups(parsed, where)
         flow = self.flows[parsed.flow]
         adapter = self.adapters.get(parsed.flow)
         if flow.admit is not None and adapter is not None:
@@ -94,6 +97,13 @@ class Intake:
                 name, why = refused
                 raise InvalidInput(f"{where}{name}", f"{where}{name} {why}")
         return parsed
+
+    def _within_lookups(self, parsed: Parsed, where: str) -> None:
+        cap = self.max_crm_lookups
+        for name, count in parsed.lookups.items():
+            if cap and count > cap:
+                why = f"makes {count} CRM lookups: one request may make at most {cap}"
+                raise InvalidInput(f"{where}{name}", f"{where}{name} {why} (MAX_CRM_LOOKUPS)")
 
     async def start(
         self,
@@ -159,7 +169,8 @@ def parse_start(
         checked = model.model_validate(body)
     except ValidationError as exc:
         raise InvalidInput(_first_field(exc, where), describe_validation(exc, where)) from None
-    return Parsed(flow.name, checked.to_input(), checked.subject(), request_digest(checked))
+    return Parsed(flow.name, checked.to_input(), checked.subject(), request_digest(checked),
+                  checked.crm_lookups())  # fmt: skip
 
 
 def _flow(

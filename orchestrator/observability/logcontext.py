@@ -34,6 +34,11 @@ def bind_saga_id(saga_id: str) -> None:
     structlog.contextvars.bind_contextvars(saga_id=saga_id)
 
 
+def bind_key(actor: str) -> None:
+    """A request's lines say whose key sent it (`client:erp`), never the key itself."""
+    structlog.contextvars.bind_contextvars(key=actor)
+
+
 def bind_step(step: str | None, attempt: int | None) -> None:
     """While a step (or its undo) runs, the lines it causes say which step and which attempt."""
     structlog.contextvars.bind_contextvars(step=step, attempt=attempt)

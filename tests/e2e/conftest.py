@@ -25,7 +25,7 @@ from workers.celery_app import dispatch
 from workers.embedded import embedded_worker
 from workers.streams import embedded_stream_consumer
 
-CLIENT_KEY = "client-key-e2e-7f3a"
+CLIENT_KEY = "client-key-e2e-7f3a-2b9c"
 OPERATOR_KEY = "operator-key-e2e-91bc"
 IT_EMAIL = "it@poligonmuhendislik.com"
 CONTACT_ID = "550428000008877665"

@@ -10,6 +10,8 @@ import httpx
 
 from tests.processes import BIN, clean_env, free_port, running
 
+KEY = "k-client-key-for-tests-0"
+
 
 def start(*command: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([BIN / "salesaga", *command], env=clean_env(**env),
@@ -46,9 +48,9 @@ def test_serve_without_settings_serves_no_sandbox_and_runs_no_flow(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/s.db", CRM_SANDBOX="false",
-                    API_KEYS="k", PORT=str(port))  # fmt: skip
+                    API_KEYS=KEY, PORT=str(port))  # fmt: skip
     with running([[BIN / "salesaga", "serve"]], cwd=tmp_path, env=env, url=url):
-        headers = {"x-api-key": "k"}
+        headers = {"x-api-key": KEY}
         assert httpx.get(url + "/zoho-sandbox/__sandbox__/records").status_code == 404
         assert httpx.get(url + "/onautomate-sandbox/__sandbox__/records").status_code == 404
         assert httpx.get(url + "/flows", headers=headers).json() == {"items": []}
@@ -71,12 +73,12 @@ def test_crm_sandbox_serves_the_sandboxes_with_a_warning(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/s.db", CRM_SANDBOX="true",
-                    API_KEYS="k", PORT=str(port))  # fmt: skip
+                    API_KEYS=KEY, PORT=str(port))  # fmt: skip
     with running([[BIN / "salesaga", "serve"]], cwd=tmp_path, env=env, url=url):
         assert httpx.get(url + "/zoho-sandbox/__sandbox__/records").status_code == 200
         assert httpx.get(url + "/onautomate-sandbox/__sandbox__/records").status_code == 200
         assert httpx.get(url + "/rpccrm-sandbox/__sandbox__/records").status_code == 200
-        flows = httpx.get(url + "/flows", headers={"x-api-key": "k"}).json()["items"]
+        flows = httpx.get(url + "/flows", headers={"x-api-key": KEY}).json()["items"]
         assert {item["flow"] for item in flows} == {
             "zoho.sale",
             "onautomate.opportunity",
@@ -92,7 +94,7 @@ def test_salesaga_poologics_subscribe_and_unsubscribe_are_idempotent(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     secret = "subscribe-test-secret-42"
-    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/s.db", CRM_SANDBOX="true", API_KEYS="k",
+    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/s.db", CRM_SANDBOX="true", API_KEYS=KEY,
                     PORT=str(port), PUBLIC_URL=url, WEBHOOK_SECRET=secret)  # fmt: skip
     records = url + "/poologics-sandbox/__sandbox__/records"
     with running([[BIN / "salesaga", "serve"]], cwd=tmp_path, env=env, url=url):

@@ -132,7 +132,7 @@ def split_service(own_pg_url, tmp_path):
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
     env = clean_env(DATABASE_URL=own_pg_url, BROKER_URL="redis://127.0.0.1:6379/12",
-                    API_KEYS="obs-client-key", PORT=str(port), SMTP_HOST="127.0.0.1",
+                    API_KEYS="obs-client-key-5e7a0b", PORT=str(port), SMTP_HOST="127.0.0.1",
                     SMTP_PORT=str(free_port()), RETRY_BASE_S="0.05", LOG_LEVEL="INFO",
                     LOG_JSON="true", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))  # fmt: skip
     worker = [BIN / "salesaga", "worker", "--concurrency", "2", "--no-beat"]
@@ -158,7 +158,7 @@ def test_worker_processes_log_json_with_saga_context_and_the_api_sums_their_metr
     split_service,
 ):
     url, log = split_service
-    key = {"x-api-key": "obs-client-key"}
+    key = {"x-api-key": "obs-client-key-5e7a0b"}
     ok = httpx.post(url + "/createSales", json=ONE_LINE_ORDER, headers=key, timeout=30)
     assert ok.status_code == 200, ok.text
     fault = {"module": "Sales_Orders", "operation": "create", "status": 400}

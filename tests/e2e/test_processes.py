@@ -10,7 +10,7 @@ from tests.e2e.test_dev_mode import ORDER
 from tests.processes import BIN, clean_env, free_port, running
 from tests.smtp_server import running_smtp
 
-KEY = {"x-api-key": "proc-client-key"}
+KEY = {"x-api-key": "proc-client-key-8c2d1e"}
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def split_service(own_pg_url, tmp_path):
     url = f"http://127.0.0.1:{port}"
     with running_smtp() as smtp:
         env = clean_env(DATABASE_URL=own_pg_url, BROKER_URL="redis://127.0.0.1:6379/10",
-                        API_KEYS="proc-client-key", PORT=str(port), SMTP_HOST=smtp.host,
+                        API_KEYS="proc-client-key-8c2d1e", PORT=str(port), SMTP_HOST=smtp.host,
                         SMTP_PORT=str(smtp.port), IT_EMAIL="it@example.com",
                         RETRY_BASE_S="0.05", LOG_LEVEL="WARNING")  # fmt: skip
         worker = ["-A", "workers", "worker", "-c", "2", "--loglevel", "WARNING"]

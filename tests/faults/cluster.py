@@ -22,8 +22,8 @@ import httpx
 
 from tests.processes import BIN, clean_env, die_with_parent, free_port, stop, wait_healthy
 
-KEY = "fault-client-key"
-OPERATOR_KEY = "fault-operator-key"
+KEY = "fault-client-key-0a1b2c"
+OPERATOR_KEY = "fault-operator-key-3d4e5f"
 CONTACT = "550428000008877665"
 P1, P2, POISON = "550428000000111222", "550428000000333444", "550428000000777888"
 TERMINAL = {"succeeded", "compensated", "failed", "compensation_failed", "needs_manual_cleanup"}

@@ -30,7 +30,8 @@ async def test_a_lead_whose_answer_was_lost_is_adopted_from_its_event(sqlite_url
         settings = Settings(
             database_url=sqlite_url, crms={"poologics": sandbox.settings(read_timeout_s=0.3)},
             mail_backend="sink", mail_sink_dir=str(tmp_path / "mail"), webhook_secret=SECRET,
-            retry_base_s=0.05, retry_cap_s=0.2, ambiguous_wait_s=1.5, api_keys="k",
+            retry_base_s=0.05, retry_cap_s=0.2, ambiguous_wait_s=1.5,
+            api_keys="k-client-key-for-tests-0",
         )  # fmt: skip
         deps = await build_deps(settings)
         try:

@@ -58,7 +58,7 @@ async def create_sales(request: Request, ctx: ContextDep, role: ClientRole) -> J
         raise ApiError(503, unavailable.message) from None
     except InvalidInput as invalid:
         raise ApiError(400, invalid.message, field="body") from None
-    outcome = await start_and_wait(ctx, request, parsed, actor=role.actor)
+    outcome = await start_and_wait(ctx, request, parsed, caller=role)
     response = sale_response(outcome.saga_id, outcome.status)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"

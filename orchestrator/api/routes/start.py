@@ -60,7 +60,7 @@ async def start_saga(request: Request, ctx: ContextDep, role: ClientRole) -> JSO
         raise ApiError(503, unavailable.message, field="flow") from None
     except InvalidInput as invalid:
         raise ApiError(400, invalid.message, field=invalid.field) from None
-    outcome = await start_and_wait(ctx, request, parsed, actor=role.actor)
+    outcome = await start_and_wait(ctx, request, parsed, caller=role)
     response = saga_response(outcome.saga_id, outcome.status, outcome.error, running=outcome.last)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
