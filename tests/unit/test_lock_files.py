@@ -46,6 +46,11 @@ def project() -> dict[str, list[Requirement]]:
     return groups
 
 
+def test_the_lock_files_exist() -> None:
+    missing = [str(path.relative_to(ROOT)) for path in LOCKS.values() if not path.is_file()]
+    assert not missing, f"no lock file {missing}: scripts/lock writes them"
+
+
 @pytest.fixture(scope="module")
 def locks() -> dict[str, dict[str, tuple[Version, list[str]]]]:
     return {name: parse_lock(path) for name, path in LOCKS.items()}
