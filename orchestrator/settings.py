@@ -16,7 +16,10 @@ DEFAULT_BROKER_URL = "memory://"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+    # hide_input_in_errors: a refused setting never prints the others (passwords, keys) back.
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", case_sensitive=False, hide_input_in_errors=True
+    )
 
     database_url: str = DEFAULT_DATABASE_URL
     broker_url: str = DEFAULT_BROKER_URL
@@ -53,6 +56,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_starttls: bool = False
     smtp_use_tls: bool = False
+    # A login (SMTP_USERNAME) without SMTP_STARTTLS or SMTP_USE_TLS would send the password in
+    # clear: refused at start unless this says the relay is trusted (e.g. on the same host).
+    smtp_allow_plaintext_login: bool = False
     smtp_timeout_s: float = 10.0
     mail_retry_base_s: float = 5.0  # e-mail delivery retries forever, backing off to the cap
     mail_retry_cap_s: float = 300.0
@@ -138,6 +144,23 @@ class Settings(BaseSettings):
     def _callback_is_signed(self) -> Settings:
         if self.reply_callback_url and not self.reply_signing_secret.get_secret_value():
             raise ValueError("REPLY_CALLBACK_URL needs REPLY_SIGNING_SECRET (replies are signed)")
+        return self
+
+    @model_validator(mode="after")
+    def _smtp_login_is_encrypted(self) -> Settings:
+        encrypted = self.smtp_starttls or self.smtp_use_tls
+        if (
+            self.mail_backend == "smtp"
+            and self.smtp_username
+            and not encrypted
+            and not self.smtp_allow_plaintext_login
+        ):
+            raise ValueError(
+                "SMTP_USERNAME is set but neither SMTP_STARTTLS nor SMTP_USE_TLS is: the SMTP "
+                "password would cross the network in clear. Set SMTP_STARTTLS=true (port 587) or "
+                "SMTP_USE_TLS=true (port 465), or SMTP_ALLOW_PLAINTEXT_LOGIN=true for a trusted "
+                "relay"
+            )
         return self
 
 

@@ -116,13 +116,19 @@ def test_empty_variables_are_unset_as_compose_passes_them(monkeypatch):
     assert zoho.settings.api_domain == "http://api:8000/zoho-sandbox"
 
 
-def test_the_compose_file_starts_on_its_defaults(monkeypatch):
-    """compose.yaml's environment with every ${VAR:-default} at its default."""
+def test_the_compose_file_starts_on_its_defaults_with_every_backend_off(monkeypatch):
+    """compose.yaml's environment with every ${VAR:-default} at its default: fail closed, no
+    backend runs (and no sandbox is served) until its settings or CRM_SANDBOX=true are given."""
     import re
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / "compose.yaml").read_text()
-    for name, default in re.findall(r"^\s+([A-Z_]+): \$\{\1:-([^}]*)\}", text, flags=re.M):
+    found = re.findall(r"^\s+([A-Z_]+): \$\{\1:-([^}]*)\}", text, flags=re.M)
+    assert ("CRM_SANDBOX", "false") in found
+    for name, default in found:
         monkeypatch.setenv(name, default)
     settings = Settings()
-    assert set(modes(settings).values()) == {"sandbox"}
+    assert not settings.crm_sandbox
+    assert set(modes(settings).values()) == {"off"}
+    monkeypatch.setenv("CRM_SANDBOX", "true")  # the demo
+    assert set(modes(Settings()).values()) == {"sandbox"}
