@@ -26,6 +26,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
+BENCH_KEY = "bench-client-key-0000"  # at least 20 characters (orchestrator/api/keys.py)
+
 BIN = Path(sys.executable).parent
 ORDER = {"contactId": "550428000008877665",
          "products": [{"productId": "550428000000111222", "quantity": 2},
@@ -81,7 +83,7 @@ def wait_up(url: str) -> None:
 
 def measure(url: str, count: int) -> list[float]:
     timings = []
-    with httpx.Client(base_url=url, headers={"x-api-key": "bench-client-key-0000"}, timeout=60) as http:
+    with httpx.Client(base_url=url, headers={"x-api-key": BENCH_KEY}, timeout=60) as http:
         http.post("/createSales", json=ORDER).raise_for_status()  # warm-up: token, pools
         for _ in range(count):
             started = time.perf_counter()
@@ -99,7 +101,7 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     # CRM_SANDBOX: the service's built-in sandboxes are the CRMs (no real one is reached).
-    env = {**os.environ, "CRM_SANDBOX": "true", "API_KEYS": "bench-client-key-0000", "PORT": str(port),
+    env = {**os.environ, "CRM_SANDBOX": "true", "API_KEYS": BENCH_KEY, "PORT": str(port),
            "LOG_LEVEL": "WARNING",
            "MAIL_BACKEND": "sink"}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:

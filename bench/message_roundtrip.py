@@ -23,6 +23,8 @@ import redis
 from celery import Celery
 from create_sales_latency import BIN, ORDER, free_port, processes, scratch_database, wait_up
 
+BENCH_KEY = "bench-client-key-0000"  # at least 20 characters (orchestrator/api/keys.py)
+
 REDIS = "redis://127.0.0.1:6379/7"
 
 
@@ -84,7 +86,7 @@ def main() -> None:
     client = redis.Redis.from_url(REDIS)
     client.flushdb()
     # CRM_SANDBOX: the service's built-in sandboxes are the CRMs (no real one is reached).
-    env = {**os.environ, "CRM_SANDBOX": "true", "API_KEYS": "bench-client-key-0000", "PORT": str(port),
+    env = {**os.environ, "CRM_SANDBOX": "true", "API_KEYS": BENCH_KEY, "PORT": str(port),
            "LOG_LEVEL": "WARNING",
            "MAIL_BACKEND": "sink", "BROKER_URL": REDIS, "CELERY_QUEUE": "celery"}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
