@@ -5,8 +5,9 @@ orchestrator/server.py adds the console and the CRM sandboxes to it for `salesag
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -15,10 +16,13 @@ from orchestrator.api.body_limit import BodyLimit
 from orchestrator.api.deps import ApiContext
 from orchestrator.api.errors import install_error_handlers
 from orchestrator.api.keys import key_ring
+from orchestrator.api.openapi import install_openapi
 from orchestrator.api.routes import dead_letters, health, hooks, plg, sagas, start, workers
 from orchestrator.api.security_headers import SecurityHeaders
 from orchestrator.bootstrap import Deps, Dispatcher, build_deps
+from orchestrator.flows import FLOWS
 from orchestrator.observability.http import RequestContextMiddleware
+from orchestrator.saga.definition import Flow
 from orchestrator.settings import Settings
 from orchestrator.store.endings import SagaEndings
 
@@ -60,8 +64,16 @@ def create_api(
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeaders)  # outermost: every answer gets them, errors included
 
+    install_openapi(app, lambda: _runnable(app), settings.max_crm_lookups)
+
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+def _runnable(app: FastAPI) -> Mapping[str, Flow[Any, Any]]:
+    """The flows this process runs (every known one before it has started)."""
+    ctx = getattr(app.state, "api", None)
+    return ctx.deps.flows if isinstance(ctx, ApiContext) else FLOWS

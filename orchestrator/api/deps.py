@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
 
 from orchestrator.api.auth import Caller, Role, require
 from orchestrator.api.errors import ApiError
@@ -41,7 +42,10 @@ def context(request: Request) -> ApiContext:
 ContextDep = Annotated[ApiContext, Depends(context)]
 
 
-async def caller(ctx: ContextDep, x_api_key: Annotated[str | None, Header()] = None) -> Caller:
+API_KEY = APIKeyHeader(name="x-api-key", scheme_name="ApiKey", auto_error=False)
+
+
+async def caller(ctx: ContextDep, x_api_key: Annotated[str | None, Security(API_KEY)]) -> Caller:
     """The key's caller (401 without a valid key), within its request limit (429). Async, so
     that the key's name it binds is on every log line of the request."""
     who = ctx.keys.identify(x_api_key)

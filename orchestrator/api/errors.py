@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from orchestrator.api.auth import AuthError
 from orchestrator.saga.ports import StoreUnavailable
@@ -59,12 +60,27 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(message), 400)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 413:  # api/body_limit.py: the rest of the body is not read
         return JSONResponse(error_body(str(exc.detail)), 413, headers={"connection": "close"})
+    if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
+        allow = ", ".join(sorted(_methods(request)))
+        return JSONResponse(error_body(str(exc.detail)), 405, headers={"Allow": allow})
     # the exception's headers go along: a 405's Allow, a 401's WWW-Authenticate
     return JSONResponse(error_body(str(exc.detail)), exc.status_code, headers=exc.headers)
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _methods(request: Request) -> set[str]:
+    """Every method some route takes on this path (GET /sagas and POST /sagas are two routes),
+    asked of the router itself: a full match for the path with that method."""
+    routes = request.app.router.routes
+    return {method for method in METHODS
+            if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+                   for route in routes)}  # fmt: skip
 
 
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:

@@ -13,10 +13,11 @@ from fastapi import Path, Query
 
 from orchestrator.api.errors import ApiError
 from orchestrator.crm.protocol import Account, Address, Contact
+from orchestrator.flows.inputs import EMAIL_PATTERN
 from orchestrator.flows.zoho_sale import SaleInput, SaleRequest
 from orchestrator.intake import KEY_PATTERN
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL = re.compile(EMAIL_PATTERN)
 BAD_EMAIL = "Invalid or missing email format."
 MAX_STORED_KEY = 255  # saga.idempotency_key
 KEY_REUSED = "Idempotency-Key was already used with a different request body."

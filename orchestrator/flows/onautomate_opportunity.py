@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictStr, model_validator
+from pydantic import ConfigDict, Field, StrictStr, model_validator
 
 from orchestrator.crm.errors import PermanentCrmError
 from orchestrator.crm.opportunities import NewOpportunity, OpportunityPipelines
 from orchestrator.crm.records import ScopedRef
-from orchestrator.flows.inputs import FlowInput, Money
+from orchestrator.flows.inputs import Email, FlowInput, Money
 from orchestrator.saga.definition import Flow, Step, StepContext, UndoKind
 
 FLOW_NAME = "onautomate.opportunity"
@@ -43,15 +43,19 @@ class OpportunityInput(FlowInput):
     `pipelineId` may be left out when the service has ONAUTOMATE_PIPELINE_ID (the adapter
     fills it in)."""
 
+    # _names_a_contact, said in the JSON Schema too (GET /flows, the OpenAPI document)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": [name], "properties": {name: {"type": "string"}}}
+        for name in ("contactId", "email", "phone")
+    ]})  # fmt: skip
+
     title: Text
     stageId: Text
     status: Status
     monetaryValue: Money | None = None
     assignedTo: Text | None = None
     contactId: Text | None = None
-    email: (
-        Annotated[StrictStr, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None
-    ) = None
+    email: Email | None = None
     name: Text | None = None
     phone: Annotated[StrictStr, Field(min_length=3, max_length=32)] | None = None
     companyName: Text | None = None

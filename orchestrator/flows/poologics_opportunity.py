@@ -16,14 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from orchestrator.crm.errors import PermanentCrmError
 from orchestrator.crm.leads import CONTACT, LeadContact, LeadPipeline, NewLead
 from orchestrator.crm.records import RecordRef
-from orchestrator.flows.inputs import FlowInput
+from orchestrator.flows.inputs import Email, FlowInput
 from orchestrator.saga.definition import Flow, Step, StepContext, UndoKind
 
 FLOW_NAME = "poologics.opportunity"
 BACKEND = "poologics"
 
 Text = Annotated[StrictStr, Field(min_length=1, max_length=255)]
-Email = Annotated[StrictStr, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
 
 class ContactInput(BaseModel):

@@ -20,18 +20,21 @@ from pydantic import (
     Field,
     StrictBool,
     StrictStr,
+    WithJsonSchema,
     model_validator,
 )
 
-from orchestrator.flows.inputs import FlowInput, Money
+from orchestrator.flows.inputs import Email, FlowInput, Money, Quantity
 
 Text = Annotated[StrictStr, Field(min_length=1, max_length=255)]
-Email = Annotated[StrictStr, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 FRACTION_PLACES = Decimal("0.0001")
 
 
 def _id(value: object) -> object:
-    """An integer id (not a boolean) is read as its digits; anything else is left to the type."""
+    """An integer id (not a boolean; 7.0 is an integer in JSON) is read as its digits; anything
+    else is left to the type."""
+    if isinstance(value, float) and value.is_integer() and 0 <= value < 2**53:
+        return str(int(value))
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
@@ -54,14 +57,25 @@ def _fraction(value: object) -> Decimal:
     return number.quantize(FRACTION_PLACES)
 
 
-CrmId = Annotated[StrictStr, BeforeValidator(_id), Field(pattern=r"^[0-9]{1,18}$")]
-Day = Annotated[date, BeforeValidator(_day)]
-Fraction = Annotated[Decimal, BeforeValidator(_fraction), Field(ge=0, le=1)]
-Amount = Annotated[int, Field(strict=True, gt=0, le=1_000_000)]
+# Each JSON Schema given explicitly: pydantic cannot read it through the validators.
+CrmId = Annotated[StrictStr, BeforeValidator(_id), Field(pattern=r"^[0-9]{1,18}$"),
+                  WithJsonSchema({"anyOf": [{"type": "string", "pattern": "^[0-9]{1,18}$"},
+                                            {"type": "integer", "minimum": 0,
+                                             "maximum": 999_999_999_999_999_999}]})]  # fmt: skip
+Day = Annotated[date, BeforeValidator(_day), WithJsonSchema({"type": "string", "format": "date"})]
+Fraction = Annotated[Decimal, BeforeValidator(_fraction), Field(ge=0, le=1), WithJsonSchema(
+    {"type": "number", "minimum": 0, "maximum": 1, "multipleOf": 0.0001})]  # fmt: skip
+Amount = Quantity
 
 
 class ProductLineInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # _names_a_product, said in the JSON Schema too (GET /flows, the OpenAPI document)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"required": ["productId"], "properties": {"productId": {"type": "string"},
+         "sku": {"type": "null"}, "name": {"type": "null"}, "value": {"type": "null"}}},
+        {"required": ["sku", "name", "value"], "properties": {"productId": {"type": "null"},
+         "sku": {"type": "string"}, "name": {"type": "string"}, "value": {"type": "number"}}},
+    ]})  # fmt: skip
 
     productId: CrmId | None = None
     sku: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
@@ -130,6 +144,8 @@ class SaleRequest:
 
 
 class OpportunityTicketInput(FlowInput):
+    LOOKUP_FIELDS = ("products",)  # each line's product is looked up, or created
+
     contactEmail: Email
     title: Text
     stageId: CrmId
@@ -157,6 +173,3 @@ class OpportunityTicketInput(FlowInput):
 
     def subject(self) -> str:
         return self.contactEmail
-
-    def crm_lookups(self) -> dict[str, int]:
-        return {"products": len(self.products)}  # each line is looked up, or created

@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, StrictInt
+from pydantic import ConfigDict, Field
 
 from orchestrator.crm.protocol import OrderLine, PricedOrder, RecordKind, RecordRef, SalesCrm
-from orchestrator.flows.inputs import FlowInput, Id
+from orchestrator.flows.inputs import FlowInput, Id, Quantity
 from orchestrator.saga.definition import Flow, Step, StepContext, UndoKind
 
 FLOW_NAME = "zoho.sale"
@@ -32,13 +32,14 @@ class ProductLine(FlowInput):
     model_config = ConfigDict(extra="ignore")
 
     productId: Id
-    quantity: Annotated[StrictInt, Field(gt=0, le=1_000_000)]
+    quantity: Quantity
 
 
 class SaleInput(FlowInput):
     """The body of POST /createSales (seed 002); extra keys are ignored, as the seed's API does."""
 
     model_config = ConfigDict(extra="ignore")
+    LOOKUP_FIELDS = ("products",)  # each line's product is read from Zoho
 
     contactId: Id
     products: Annotated[list[ProductLine], Field(min_length=1, max_length=MAX_LINES)]
@@ -49,9 +50,6 @@ class SaleInput(FlowInput):
 
     def subject(self) -> str:
         return self.contactId
-
-    def crm_lookups(self) -> dict[str, int]:
-        return {"products": len({line.productId for line in self.products})}  # one read each
 
 
 Ctx = StepContext[SaleRequest]

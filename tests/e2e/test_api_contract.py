@@ -130,12 +130,16 @@ def test_body_that_is_not_json_is_400(svc):
     }
 
 
-def test_200_lines_are_accepted(svc):
-    body = {"contactId": CONTACT_ID, "products": [_line()] * 200}
+def test_max_crm_lookups_lines_are_accepted_and_one_more_is_refused(svc):
+    body = {"contactId": CONTACT_ID, "products": [_line()] * 50}  # MAX_CRM_LOOKUPS
     response = svc.create_sales(body)
     assert response.status_code == 200, response.text
     [quote] = svc.live("Quotes")
-    assert len(quote["Quoted_Items"]) == 200
+    assert len(quote["Quoted_Items"]) == 50
+    refused = svc.create_sales({**body, "products": [_line()] * 51})
+    assert refused.status_code == 400
+    assert refused.json()["message"].startswith("products makes 51 CRM lookups")
+    assert len(svc.live("Quotes")) == 1
 
 
 def test_unknown_and_inactive_products_fail_before_any_write(svc):

@@ -56,7 +56,8 @@ def test_an_operator_lists_and_replays_a_dead_letter_over_http(svc):
 def test_dead_letter_requests_with_bad_input_name_the_field(svc):
     assert svc.operator.get("/dead-letters/999999999").status_code == 404
     bad_status = svc.operator.get("/dead-letters", params={"status": "old"})
-    assert bad_status.status_code == 400 and "status must be" in bad_status.json()["message"]
+    assert bad_status.status_code == 400
+    assert bad_status.json()["message"] == "status: Input should be 'new' or 'replayed'"
     bad_body = svc.operator.post("/dead-letters/1/replay", content=b"{nope",
                                  headers={"content-type": "application/json"})  # fmt: skip
     assert bad_body.status_code == 400 and "payload" in bad_body.json()["message"]

@@ -106,3 +106,8 @@ def test_a_wrong_method_is_a_405_with_allow(svc):
     assert answer.status_code == 405
     assert answer.headers["allow"] == "POST"
     assert answer.json() == {"status": "error", "message": "Method Not Allowed"}
+    # a path two routes share names the methods of both (Starlette's own 405 names one)
+    both = svc.operator.request("OPTIONS", "/sagas")
+    assert both.status_code == 405 and both.headers["allow"] == "GET, POST"
+    one = svc.operator.put("/sagas/00000000-0000-0000-0000-000000000000/retry")
+    assert one.status_code == 405 and one.headers["allow"] == "POST"

@@ -97,7 +97,12 @@ def test_get_flows_lists_each_flow_with_its_input_schema(svc):
 def test_openapi_documents_post_sagas_and_get_flows(svc):
     paths = svc.api.get("/openapi.json").json()["paths"]
     post = paths["/sagas"]["post"]
-    assert {"200", "202", "400", "409", "500"} <= set(post["responses"])
-    assert post["requestBody"]["content"]["application/json"]["schema"]["required"] == [
-        "flow", "input"]  # fmt: skip
+    assert {"200", "202", "400", "401", "409", "413", "429", "500", "503"} == set(post["responses"])
+    variants = post["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert [v["properties"]["flow"]["enum"] for v in variants] == [
+        ["onautomate.opportunity"], ["poologics.opportunity"], ["rpccrm.opportunity_ticket"],
+        ["zoho.sale"]]  # fmt: skip
+    assert all(v["required"] == ["flow", "input"] for v in variants)
+    assert {p["name"] for p in post["parameters"]} == {"Idempotency-Key"}
+    assert post["security"] == [{"ApiKey": []}]
     assert "get" in paths["/flows"]

@@ -5,36 +5,35 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from orchestrator.api.deps import ContextDep, OperatorRole
 from orchestrator.api.errors import ApiError
+from orchestrator.api.openapi import OPERATOR_ONLY, error
 from orchestrator.api.schemas import RowId
 from orchestrator.intake import json_body
 from orchestrator.messaging.intake import ReplayRefused, replay
 from orchestrator.messaging.store import DeadLetterStatus, list_dead_letters, load_dead_letter
 
-router = APIRouter()
+router = APIRouter(responses=OPERATOR_ONLY)  # operator keys only
 log = logging.getLogger(__name__)
 
 
 @router.get("/dead-letters")
 async def get_dead_letters(
-    ctx: ContextDep, _who: OperatorRole, status: str | None = None, limit: int = 50
+    ctx: ContextDep,
+    _who: OperatorRole,
+    status: DeadLetterStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """Newest first; `status` new or replayed."""
-    if status is not None and status not in DeadLetterStatus.__members__.values():
-        raise ApiError(400, "status must be new or replayed", field="status")
-    if not 1 <= limit <= 500:
-        raise ApiError(400, "limit must be between 1 and 500", field="limit")
-    wanted = DeadLetterStatus(status) if status else None
-    letters = await list_dead_letters(ctx.deps.db, status=wanted, limit=limit)
+    letters = await list_dead_letters(ctx.deps.db, status=status, limit=limit)
     return {"items": [letter.to_json() for letter in letters]}
 
 
-@router.get("/dead-letters/{dead_letter_id}")
+@router.get("/dead-letters/{dead_letter_id}", responses={404: error("no dead letter with this id")})
 async def get_dead_letter(dead_letter_id: RowId, ctx: ContextDep, _who: OperatorRole) -> Any:
     letter = await load_dead_letter(ctx.deps.db, dead_letter_id)
     if letter is None:
@@ -42,7 +41,15 @@ async def get_dead_letter(dead_letter_id: RowId, ctx: ContextDep, _who: Operator
     return letter.to_json()
 
 
-@router.post("/dead-letters/{dead_letter_id}/replay")
+@router.post(
+    "/dead-letters/{dead_letter_id}/replay",
+    responses={404: error("no dead letter with this id"),
+               409: error("still invalid (the message names the field), or replayed already")},
+    openapi_extra={"requestBody": {"required": False, "content": {"application/json": {
+        "schema": {"type": "object", "additionalProperties": False, "properties": {
+            "payload": {"description": "the fixed message, as the producer should have sent it"},
+        }}}}}},
+)  # fmt: skip
 async def replay_dead_letter(
     dead_letter_id: RowId, request: Request, ctx: ContextDep, who: OperatorRole
 ) -> dict[str, Any]:

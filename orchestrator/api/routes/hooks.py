@@ -8,13 +8,14 @@ from __future__ import annotations
 import hmac
 import logging
 import uuid
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from orchestrator.api.deps import ContextDep, OperatorRole
 from orchestrator.api.errors import ApiError
+from orchestrator.api.openapi import OPERATOR_ONLY
 from orchestrator.backends import BACKENDS
 from orchestrator.intake import json_body
 from orchestrator.messaging.crm_events import Received, list_events, reject_event, take_event
@@ -65,19 +66,14 @@ def _read(hooks: Any, trigger: str, request: Request, raw: bytes) -> tuple[Any, 
     return payload, delivery, record
 
 
-@router.get("/crm-events")
+@router.get("/crm-events", responses=OPERATOR_ONLY)
 async def get_crm_events(
-    ctx: ContextDep, _who: OperatorRole, saga: str | None = None, status: str | None = None,
-    limit: int = 100,
-) -> dict[str, Any]:  # fmt: skip
+    ctx: ContextDep,
+    _who: OperatorRole,
+    saga: uuid.UUID | None = None,
+    status: Literal["stored", "rejected"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
     """Events the CRMs pushed, newest first; `saga` (an id) and `status` (stored|rejected)."""
-    if status not in (None, "stored", "rejected"):
-        raise ApiError(400, "status must be stored or rejected", field="status")
-    if not 1 <= limit <= 500:
-        raise ApiError(400, "limit must be between 1 and 500", field="limit")
-    try:
-        saga_id = uuid.UUID(saga) if saga else None
-    except ValueError:
-        raise ApiError(400, "saga must be a saga id (a UUID)", field="saga") from None
-    items = await list_events(ctx.deps.db, saga_id=saga_id, status=status, limit=limit)
+    items = await list_events(ctx.deps.db, saga_id=saga, status=status, limit=limit)
     return {"items": items}

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from orchestrator.api.deps import ClientRole, ContextDep
 from orchestrator.api.errors import ApiError
+from orchestrator.api.openapi import IDEMPOTENCY_KEY, error, start_answers
 from orchestrator.api.schemas import BAD_EMAIL, EMAIL, contact_body
 from orchestrator.api.starting import json_object, start_and_wait
 from orchestrator.crm.errors import CrmError, NotFound
@@ -20,11 +21,34 @@ from orchestrator.intake import FlowUnavailable, InvalidInput
 from orchestrator.saga.state import SagaStatus
 
 router = APIRouter()
+EMAIL_SCHEMA = {"type": "string", "maxLength": 254, "pattern": EMAIL.pattern}
+EMAIL_PARAM = {"name": "email", "in": "query", "required": True, "schema": EMAIL_SCHEMA}
+_STRING = {"type": "string"}
+_CONTACT = {"type": "object", "required": ["status", "data"], "properties": {
+    "status": {"type": "string", "enum": ["success"]},
+    "data": {"type": "object", "required": ["id", "Email", "Account_Info"], "properties": {
+        "id": _STRING, "First_Name": {"type": ["string", "null"]}, "Last_Name": _STRING,
+        "Email": _STRING, "Account_Info": {"type": ["object", "null"]}}}}}  # fmt: skip
+_NOT_FOUND = {"type": "object", "required": ["status", "message"], "properties": {
+    "status": {"type": "string", "enum": ["not_found"]}, "message": _STRING}}  # fmt: skip
+CONTACT_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the contact and its account", "content": {
+        "application/json": {"schema": _CONTACT}}},
+    400: error("Invalid or missing email format."),
+    404: {"description": "No record found.", "content": {
+        "application/json": {"schema": _NOT_FOUND}}},
+    502: error("the CRM could not be reached"),
+    503: error("the Zoho backend is not configured here, or the database is down"),
+}  # fmt: skip
 log = logging.getLogger(__name__)
 
 
-@router.get("/getContact")
-async def get_contact(ctx: ContextDep, _role: ClientRole, email: str | None = None) -> JSONResponse:
+@router.get("/getContact", responses=CONTACT_ANSWERS, openapi_extra={"parameters": [EMAIL_PARAM]})
+async def get_contact(
+    ctx: ContextDep,
+    _role: ClientRole,
+    email: Annotated[str | None, Query(include_in_schema=False)] = None,  # the seed's 400
+) -> JSONResponse:
     if not email or len(email) > 254 or not EMAIL.match(email):
         raise ApiError(400, BAD_EMAIL, field="email")
     crm = ctx.deps.adapter_for(PLG_FLOW)
@@ -50,7 +74,9 @@ async def _account_or_none(crm: ContactDirectory, account_id: str | None) -> Acc
         return None  # the contact points at an account that no longer exists
 
 
-@router.post("/createSales")
+@router.post(  # its body's schema: the zoho.sale input (api/openapi.py)
+    "/createSales", responses=start_answers(), openapi_extra={"parameters": [IDEMPOTENCY_KEY]}
+)
 async def create_sales(request: Request, ctx: ContextDep, role: ClientRole) -> JSONResponse:
     try:
         parsed = ctx.intake.parse(PLG_FLOW, await json_object(request), where="")

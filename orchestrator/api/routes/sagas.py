@@ -6,11 +6,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, ValidationError
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from orchestrator.api.deps import ClientRole, ContextDep, OperatorRole
 from orchestrator.api.errors import ApiError
+from orchestrator.api.openapi import OPERATOR_ONLY, error
 from orchestrator.api.schemas import AfterId
 from orchestrator.saga.actions import Action, ActionRefused
 from orchestrator.saga.errors import SagaNotFound
@@ -28,35 +29,45 @@ from orchestrator.views.sagas import event_json, page_json, saga_json
 router = APIRouter()
 
 
-@router.get("/sagas/{saga_id}")
-async def get_saga(saga_id: str, ctx: ContextDep, _who: ClientRole) -> dict[str, Any]:
-    detail = await saga_detail(ctx.deps.db, _saga_key(saga_id))
+def _iso(value: object) -> object:
+    """An ISO 8601 date or date and time only (pydantic alone would take Unix seconds too)."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be an ISO 8601 date or date and time") from None
+    return value
+
+
+When = Annotated[datetime, BeforeValidator(_iso), WithJsonSchema({"anyOf": [
+    {"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]})]  # fmt: skip
+CURSOR = "`nextCursor` of the page before (opaque; one this service did not make is a 400)"
+
+
+@router.get("/sagas/{saga_id}", responses={404: error("no saga with this id")})
+async def get_saga(saga_id: uuid.UUID, ctx: ContextDep, _who: ClientRole) -> dict[str, Any]:
+    detail = await saga_detail(ctx.deps.db, saga_id)
     if detail is None:
         raise ApiError(404, f"No saga {saga_id}.")
     return saga_json(detail, ctx.deps.links(detail.saga.flow))
 
 
-@router.get("/sagas")
+@router.get("/sagas", responses=OPERATOR_ONLY)
 async def get_sagas(
     ctx: ContextDep,
     _who: OperatorRole,
-    status: str | None = None,
+    status: SagaStatus | None = None,
     flow: str | None = None,
     contact: str | None = None,
     q: str | None = None,
-    created_from: str | None = None,
-    created_to: str | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
+    created_from: When | None = None,
+    created_to: When | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(description=CURSOR)] = None,
 ) -> dict[str, Any]:
     """Newest first, filtered; `counts` are over all sagas, per status and per flow."""
-    if status is not None and status not in SagaStatus.__members__.values():
-        raise ApiError(400, f"status must be one of {', '.join(SagaStatus)}", field="status")
-    if not 1 <= limit <= 200:
-        raise ApiError(400, "limit must be between 1 and 200", field="limit")
     where = SagaFilter(
-        status, flow, contact, limit, cursor, _when(created_from, "created_from"),
-        _when(created_to, "created_to"), q,
+        status, flow, contact, limit, cursor, _utc(created_from), _utc(created_to), q,
     )  # fmt: skip
     try:
         page = await list_sagas(ctx.deps.db, where)
@@ -65,42 +76,46 @@ async def get_sagas(
     return {**page_json(page), "counts": await saga_counts(ctx.deps.db)}
 
 
-@router.get("/events")
+@router.get("/events", responses=OPERATOR_ONLY)
 async def get_events(
     ctx: ContextDep,
     _who: OperatorRole,
     after: AfterId = 0,
-    saga: str | None = None,
-    limit: int = 200,
+    saga: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> dict[str, Any]:
     """Saga events newer than `after` (an event id), oldest first; `latest` is the newest id."""
-    if not 1 <= limit <= 500:
-        raise ApiError(400, "limit must be between 1 and 500", field="limit")
-    saga_key = _saga_key(saga) if saga else None
-    rows = await events_after(ctx.deps.db, after, saga_key, limit)
+    rows = await events_after(ctx.deps.db, after, saga, limit)
     return {"items": [event_json(r) for r in rows], "latest": await last_event_id(ctx.deps.db)}
 
 
 class ActionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     comment: Annotated[str | None, Field(max_length=2000)] = None
 
 
-@router.post("/sagas/{saga_id}/{action}")
+@router.post(
+    "/sagas/{saga_id}/{action}",
+    responses={**OPERATOR_ONLY, 404: error("no saga with this id"),
+               409: error("the saga's state forbids this action now: the message says why")},
+    openapi_extra={"requestBody": {"required": False, "content": {
+        "application/json": {"schema": ActionBody.model_json_schema()}}}},
+)  # fmt: skip
 async def act_on_saga(
-    saga_id: str, action: str, request: Request, ctx: ContextDep, who: OperatorRole
+    saga_id: uuid.UUID, action: Action, request: Request, ctx: ContextDep, who: OperatorRole
 ) -> dict[str, Any]:
-    """retry | compensate | resolve; 409 with the reason when the saga's state forbids it."""
-    if action not in Action.__members__.values():
-        raise ApiError(404, f"No action {action}: use retry, compensate or resolve.")
+    """retry | compensate | resolve (optional body `{"comment": …}`); 409 with the reason when
+    the saga's state forbids it."""
     comment = await _comment(request)
-    key = _saga_key(saga_id)
+    key = saga_id
     try:
-        await ctx.deps.engine.act(key, Action(action), actor=who.actor, comment=comment)
+        await ctx.deps.engine.act(key, action, actor=who.actor, comment=comment)
     except SagaNotFound:
         raise ApiError(404, f"No saga {saga_id}.") from None
     except ActionRefused as refused:
         raise ApiError(409, refused.reason) from None
-    if action != Action.RESOLVE:
+    if action is not Action.RESOLVE:
         ctx.dispatch(key)
     detail = await saga_detail(ctx.deps.db, key)
     assert detail is not None
@@ -118,18 +133,5 @@ async def _comment(request: Request) -> str | None:
                        field="comment") from None  # fmt: skip
 
 
-def _saga_key(saga_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(saga_id)
-    except ValueError:
-        raise ApiError(400, "saga id must be a UUID", field="saga_id") from None
-
-
-def _when(value: str | None, field: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ApiError(400, f"{field} must be an ISO 8601 date or time", field=field) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+def _utc(when: datetime | None) -> datetime | None:
+    return when if when is None or when.tzinfo else when.replace(tzinfo=UTC)

@@ -16,37 +16,19 @@ from fastapi.responses import JSONResponse
 
 from orchestrator.api.deps import ClientRole, ContextDep
 from orchestrator.api.errors import ApiError
+from orchestrator.api.openapi import IDEMPOTENCY_KEY, start_answers
 from orchestrator.api.starting import json_object, start_and_wait
 from orchestrator.intake import FlowUnavailable, InvalidInput
 from orchestrator.saga.state import SagaStatus
 
 router = APIRouter()
 
-_START_BODY = {
-    "type": "object",
-    "required": ["flow", "input"],
-    "properties": {
-        "flow": {"type": "string", "description": "a flow name from GET /flows"},
-        "input": {"type": "object", "description": "the flow's input (its JSON Schema)"},
-    },
-}
-_ANSWERS: dict[int | str, dict[str, Any]] = {
-    200: {"description": '{"status": "success", "message": "Success.", "sagaId", "sagaStatus"}'},
-    202: {"description": '{"status": "accepted", "sagaId", "sagaStatus"}: poll GET /sagas/{id}'},
-    400: {"description": '{"status": "error", "message": "<names the field>"}'},
-    503: {"description": "the flow's CRM backend is not configured on this service"},
-    409: {"description": "the Idempotency-Key was used with another body"},
-    500: {"description": '{"status": "failed", "message": "Failed.", "sagaId", "sagaStatus", '
-          '"error"}: rolled back (or left for an operator)'},
-}  # fmt: skip
 
-
-@router.post(
+@router.post(  # its body's schema: each flow's input (api/openapi.py)
     "/sagas",
-    responses=_ANSWERS,
-    openapi_extra={"requestBody": {"required": True,
-                                   "content": {"application/json": {"schema": _START_BODY}}}},
-)  # fmt: skip
+    responses=start_answers("sagaStatus", "error"),
+    openapi_extra={"parameters": [IDEMPOTENCY_KEY]},
+)
 async def start_saga(request: Request, ctx: ContextDep, role: ClientRole) -> JSONResponse:
     """Start a saga of any flow this service runs; optional header Idempotency-Key."""
     body = await json_object(request)

@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from orchestrator.api.deps import ContextDep, OperatorRole
+from orchestrator.api.openapi import OPERATOR_ONLY
 from orchestrator.store.liveness import WorkerRegistry, WorkerView
 
-router = APIRouter()
+router = APIRouter(responses=OPERATOR_ONLY)  # operator keys only
 
 
 @router.get("/workers")
