@@ -329,6 +329,29 @@ async def test_json_that_is_not_a_task_message_is_a_dead_letter_not_a_dead_worke
     assert letters[0].reason.startswith("the message could not be read: InvalidTaskError")
 
 
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (
+            b'[[], {"contactId": ' + b"[" * 5000 + b"]" * 5000 + b"}, {}]",
+            "DecodeError: maximum recursion depth exceeded",
+        ),
+        (b'[[], {"contactId": ' + b"7" * 5000 + b"}, {}]", "DecodeError: Exceeds the limit"),
+        (b'[[], {"contactId": 1e999, "message_id": "m-1e999"}, {}]', "contactId must be"),
+    ],
+    ids=["nested-5000-deep", "5000-digit-integer", "1e999"],
+)
+async def test_hostile_json_in_a_task_message_is_a_dead_letter_not_a_dead_worker(worker, body, why):
+    """Issue 22 finding 1 for Celery messages: kombu decodes the body before our task runs; what
+    it cannot decode, or decodes into what no flow takes, is a dead letter with the reason (and
+    the worker goes on: the test after this one)."""
+    before = len(await wait_for_dead_letters(worker.database_url, 0))
+    publish_raw(body, "application/json")
+    letters = await wait_for_dead_letters(worker.database_url, before + 1)
+    assert len(letters) == before + 1
+    assert why in letters[0].reason, letters[0].reason
+
+
 def test_after_those_the_worker_still_answers_with_the_saga_id(worker):
     from workers.celery_app import app
 
