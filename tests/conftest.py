@@ -8,6 +8,7 @@ PostgreSQL and Redis are the real local servers (.ci/run starts them when they a
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import uuid
@@ -48,23 +49,32 @@ def migrated(url: str) -> str:
         finally:
             await engine.dispose()
 
-    asyncio.run(run())
+    # in a thread of its own: an async fixture may ask for it while its loop runs
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
     return url
+
+
+@contextlib.contextmanager
+def migrated_database() -> Iterator[str]:
+    """A new PostgreSQL database at head, dropped afterwards."""
+    with scratch_database() as url:
+        yield migrated(url)
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A database of its own for this test session, shared by its in-process tests."""
-    with scratch_database() as url:
-        yield migrated(url)
+    with migrated_database() as url:
+        yield url
 
 
 @pytest.fixture
 def own_pg_url() -> Iterator[str]:
     """A database for one test alone: its workers' recovery sweeps must see no other test's
     sagas."""
-    with scratch_database() as url:
-        yield migrated(url)
+    with migrated_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -32,8 +32,8 @@ async def main(url: str) -> None:
     )
     while (wakeup := await engine.advance(done.id)) is not None:
         await asyncio.sleep(wakeup.after_s)
-    order = SaleRequest("C-2", (OrderLine("P-1", 1),))
-    await engine.start(ZOHO_SALE.name, order, subject="C-2", idempotency_key="release-1-waiting")
+    order = SaleRequest("C-1", (OrderLine("P-1", 1),))
+    await engine.start(ZOHO_SALE.name, order, subject="C-1", idempotency_key="release-1-waiting")
     await db.dispose()
 
 

@@ -1,9 +1,10 @@
--- A database as release 1 left it: its schema and two of its sales (one succeeded, one just
--- started and never advanced), no alembic_version. Made by release 1's own code, commit 13ccfee
--- (the last before "Every CRM a plug-in"), with tests/integration/release1/make_rows.py:
+-- A database as release 1 left it: its schema and two of its sales (idempotency keys
+-- release-1-done, run to the end, and release-1-waiting, started and never advanced), no
+-- alembic_version. Made by release 1's own code, commit 13ccfee (the last before "Every CRM a
+-- plug-in"), with tests/integration/release1/make_rows.py:
 --   git archive 13ccfee | tar -x -C /tmp/r1 && PYTHONPATH=/tmp/r1 python make_rows.py postgresql://postgres@127.0.0.1/r1
 -- then the DDL release 1's create_all sent (its models' CreateTable and CreateIndex compiled for
--- PostgreSQL) and the rows and sequence values of `pg_dump --data-only --inserts`.
+-- PostgreSQL), and the rows and sequence values of `pg_dump --data-only --inserts`.
 
 CREATE TABLE crm_token (
 	key VARCHAR(255) NOT NULL, 
@@ -121,28 +122,28 @@ CREATE TABLE saga_step (
 	FOREIGN KEY(saga_id) REFERENCES saga (id)
 );
 
-INSERT INTO public.saga VALUES ('c54436c9-58b5-40b2-946b-dd2f4de330ba', 'zoho.sale', 'succeeded', '{"contact_id": "C-1", "lines": [{"product_id": "P-1", "quantity": 2}]}', 9, NULL, NULL, 'release-1-done', NULL, 'C-1', NULL, NULL, '2026-12-01 21:40:09.976205+00', '2026-12-01 21:40:10.028729+00', '2026-12-01 21:40:10.02872+00', NULL, '2026-12-01 21:50:09.976205+00');
-INSERT INTO public.saga VALUES ('7916df03-2468-4e20-85b3-77db8a78177e', 'zoho.sale', 'pending', '{"contact_id": "C-2", "lines": [{"product_id": "P-1", "quantity": 1}]}', 0, NULL, NULL, 'release-1-waiting', NULL, 'C-2', NULL, NULL, '2026-12-01 21:40:10.031552+00', '2026-12-01 21:40:10.031552+00', NULL, '2026-12-01 21:40:10.031552+00', '2026-12-01 21:50:10.031552+00');
-INSERT INTO public.saga_step VALUES ('c54436c9-58b5-40b2-946b-dd2f4de330ba', 0, 'price_order', 'succeeded', 1, 0, '{"contact": {"id": "C-1", "first_name": "Poligon", "last_name": "M\u00fchendislik", "email": "info@example.com", "account_id": "A-1"}, "account": {"id": "A-1", "name": "Poligon Ltd", "shipping": {"street": "Tahtal\u0131 Mah. Kiteyol Sok. No: 24", "city": "Bursa", "state": "Nil\u00fcfer", "code": "16110", "country": "T\u00fcrkiye"}, "billing": {"street": "Tahtal\u0131 Mah. Kiteyol Sok. No: 24", "city": "Bursa", "state": "Nil\u00fcfer", "code": "16110", "country": "T\u00fcrkiye"}}, "lines": [{"product_id": "P-1", "product_name": "P", "quantity": 2, "unit_price": "12.50"}]}', NULL, NULL, false, '2026-12-01 21:40:09.991768+00', '2026-12-01 21:40:10.000001+00', NULL, NULL);
-INSERT INTO public.saga_step VALUES ('c54436c9-58b5-40b2-946b-dd2f4de330ba', 1, 'create_deal', 'succeeded', 1, 0, '{"kind": "deal", "id": "1"}', NULL, NULL, false, '2026-12-01 21:40:10.00445+00', '2026-12-01 21:40:10.009419+00', NULL, NULL);
-INSERT INTO public.saga_step VALUES ('c54436c9-58b5-40b2-946b-dd2f4de330ba', 2, 'create_quote', 'succeeded', 1, 0, '{"kind": "quote", "id": "2"}', NULL, NULL, false, '2026-12-01 21:40:10.013391+00', '2026-12-01 21:40:10.017208+00', NULL, NULL);
-INSERT INTO public.saga_step VALUES ('c54436c9-58b5-40b2-946b-dd2f4de330ba', 3, 'create_sales_order', 'succeeded', 1, 0, '{"kind": "sales_order", "id": "3"}', NULL, NULL, false, '2026-12-01 21:40:10.021037+00', '2026-12-01 21:40:10.024845+00', NULL, NULL);
-INSERT INTO public.saga_step VALUES ('7916df03-2468-4e20-85b3-77db8a78177e', 0, 'price_order', 'pending', 0, 0, 'null', NULL, NULL, false, NULL, NULL, NULL, NULL);
-INSERT INTO public.saga_step VALUES ('7916df03-2468-4e20-85b3-77db8a78177e', 1, 'create_deal', 'pending', 0, 0, 'null', NULL, NULL, false, NULL, NULL, NULL, NULL);
-INSERT INTO public.saga_step VALUES ('7916df03-2468-4e20-85b3-77db8a78177e', 2, 'create_quote', 'pending', 0, 0, 'null', NULL, NULL, false, NULL, NULL, NULL, NULL);
-INSERT INTO public.saga_step VALUES ('7916df03-2468-4e20-85b3-77db8a78177e', 3, 'create_sales_order', 'pending', 0, 0, 'null', NULL, NULL, false, NULL, NULL, NULL, NULL);
-INSERT INTO public.saga_event VALUES (1, 'c54436c9-58b5-40b2-946b-dd2f4de330ba', '2026-12-01 21:40:09.976205+00', 'saga.created', NULL, NULL, 'api', 'null');
-INSERT INTO public.saga_event VALUES (2, 'c54436c9-58b5-40b2-946b-dd2f4de330ba', '2026-12-01 21:40:09.991778+00', 'saga.started', NULL, NULL, 'engine', 'null');
-INSERT INTO public.saga_event VALUES (3, 'c54436c9-58b5-40b2-946b-dd2f4de330ba', '2026-12-01 21:40:09.991778+00', 'step.claimed', 'price_order', 1, 'engine', 'null');
-INSERT INTO public.saga_event VALUES (4, 'c54436c9-58b5-40b2-946b-dd2f4de330ba', '2026-12-01 21:40:10.000016+00', 'step.succeeded', 'price_order', 1, 'engine', '{"adopted": false, "record_id": null}');
-INSERT INTO public.saga_event VALUES (5, 'c54436c9-58b5-40b2-946b-dd2f4de330ba', '2026-12-01 21:40:10.004464+00', 'step.claimed', 'create_deal', 1, 'engine', 'null');
-INSERT INTO public.saga_event VALUES (6, 'c54436c9-58b5-40b2-946b-dd2f4de330ba', '2026-12-01 21:40:10.00943+00', 'step.succeeded', 'create_deal', 1, 'engine', '{"adopted": false, "record_id": "1"}');
-INSERT INTO public.saga_event VALUES (7, 'c54436c9-58b5-40b2-946b-dd2f4de330ba', '2026-12-01 21:40:10.013403+00', 'step.claimed', 'create_quote', 1, 'engine', 'null');
-INSERT INTO public.saga_event VALUES (8, 'c54436c9-58b5-40b2-946b-dd2f4de330ba', '2026-12-01 21:40:10.017218+00', 'step.succeeded', 'create_quote', 1, 'engine', '{"adopted": false, "record_id": "2"}');
-INSERT INTO public.saga_event VALUES (9, 'c54436c9-58b5-40b2-946b-dd2f4de330ba', '2026-12-01 21:40:10.021048+00', 'step.claimed', 'create_sales_order', 1, 'engine', 'null');
-INSERT INTO public.saga_event VALUES (10, 'c54436c9-58b5-40b2-946b-dd2f4de330ba', '2026-12-01 21:40:10.024855+00', 'step.succeeded', 'create_sales_order', 1, 'engine', '{"adopted": false, "record_id": "3"}');
-INSERT INTO public.saga_event VALUES (11, 'c54436c9-58b5-40b2-946b-dd2f4de330ba', '2026-12-01 21:40:10.028729+00', 'saga.succeeded', NULL, NULL, 'engine', 'null');
-INSERT INTO public.saga_event VALUES (12, '7916df03-2468-4e20-85b3-77db8a78177e', '2026-12-01 21:40:10.031552+00', 'saga.created', NULL, NULL, 'api', 'null');
+INSERT INTO public.saga VALUES ('07ec274c-d703-4826-aad2-bfaa56fd24a0', 'zoho.sale', 'succeeded', '{"contact_id": "C-1", "lines": [{"product_id": "P-1", "quantity": 2}]}', 9, NULL, NULL, 'release-1-done', NULL, 'C-1', NULL, NULL, '2026-12-01 21:42:05.275253+00', '2026-12-01 21:42:05.330785+00', '2026-12-01 21:42:05.330774+00', NULL, '2026-12-01 21:52:05.275253+00');
+INSERT INTO public.saga VALUES ('a99877fc-8873-4541-af07-07065ef5c619', 'zoho.sale', 'pending', '{"contact_id": "C-1", "lines": [{"product_id": "P-1", "quantity": 1}]}', 0, NULL, NULL, 'release-1-waiting', NULL, 'C-1', NULL, NULL, '2026-12-01 21:42:05.333673+00', '2026-12-01 21:42:05.333673+00', NULL, '2026-12-01 21:42:05.333673+00', '2026-12-01 21:52:05.333673+00');
+INSERT INTO public.saga_step VALUES ('07ec274c-d703-4826-aad2-bfaa56fd24a0', 0, 'price_order', 'succeeded', 1, 0, '{"contact": {"id": "C-1", "first_name": "Poligon", "last_name": "M\u00fchendislik", "email": "info@example.com", "account_id": "A-1"}, "account": {"id": "A-1", "name": "Poligon Ltd", "shipping": {"street": "Tahtal\u0131 Mah. Kiteyol Sok. No: 24", "city": "Bursa", "state": "Nil\u00fcfer", "code": "16110", "country": "T\u00fcrkiye"}, "billing": {"street": "Tahtal\u0131 Mah. Kiteyol Sok. No: 24", "city": "Bursa", "state": "Nil\u00fcfer", "code": "16110", "country": "T\u00fcrkiye"}}, "lines": [{"product_id": "P-1", "product_name": "P", "quantity": 2, "unit_price": "12.50"}]}', NULL, NULL, false, '2026-12-01 21:42:05.292276+00', '2026-12-01 21:42:05.301746+00', NULL, NULL);
+INSERT INTO public.saga_step VALUES ('07ec274c-d703-4826-aad2-bfaa56fd24a0', 1, 'create_deal', 'succeeded', 1, 0, '{"kind": "deal", "id": "1"}', NULL, NULL, false, '2026-12-01 21:42:05.30653+00', '2026-12-01 21:42:05.311432+00', NULL, NULL);
+INSERT INTO public.saga_step VALUES ('07ec274c-d703-4826-aad2-bfaa56fd24a0', 2, 'create_quote', 'succeeded', 1, 0, '{"kind": "quote", "id": "2"}', NULL, NULL, false, '2026-12-01 21:42:05.315408+00', '2026-12-01 21:42:05.319113+00', NULL, NULL);
+INSERT INTO public.saga_step VALUES ('07ec274c-d703-4826-aad2-bfaa56fd24a0', 3, 'create_sales_order', 'succeeded', 1, 0, '{"kind": "sales_order", "id": "3"}', NULL, NULL, false, '2026-12-01 21:42:05.32289+00', '2026-12-01 21:42:05.32686+00', NULL, NULL);
+INSERT INTO public.saga_step VALUES ('a99877fc-8873-4541-af07-07065ef5c619', 0, 'price_order', 'pending', 0, 0, 'null', NULL, NULL, false, NULL, NULL, NULL, NULL);
+INSERT INTO public.saga_step VALUES ('a99877fc-8873-4541-af07-07065ef5c619', 1, 'create_deal', 'pending', 0, 0, 'null', NULL, NULL, false, NULL, NULL, NULL, NULL);
+INSERT INTO public.saga_step VALUES ('a99877fc-8873-4541-af07-07065ef5c619', 2, 'create_quote', 'pending', 0, 0, 'null', NULL, NULL, false, NULL, NULL, NULL, NULL);
+INSERT INTO public.saga_step VALUES ('a99877fc-8873-4541-af07-07065ef5c619', 3, 'create_sales_order', 'pending', 0, 0, 'null', NULL, NULL, false, NULL, NULL, NULL, NULL);
+INSERT INTO public.saga_event VALUES (1, '07ec274c-d703-4826-aad2-bfaa56fd24a0', '2026-12-01 21:42:05.275253+00', 'saga.created', NULL, NULL, 'api', 'null');
+INSERT INTO public.saga_event VALUES (2, '07ec274c-d703-4826-aad2-bfaa56fd24a0', '2026-12-01 21:42:05.29229+00', 'saga.started', NULL, NULL, 'engine', 'null');
+INSERT INTO public.saga_event VALUES (3, '07ec274c-d703-4826-aad2-bfaa56fd24a0', '2026-12-01 21:42:05.29229+00', 'step.claimed', 'price_order', 1, 'engine', 'null');
+INSERT INTO public.saga_event VALUES (4, '07ec274c-d703-4826-aad2-bfaa56fd24a0', '2026-12-01 21:42:05.301767+00', 'step.succeeded', 'price_order', 1, 'engine', '{"adopted": false, "record_id": null}');
+INSERT INTO public.saga_event VALUES (5, '07ec274c-d703-4826-aad2-bfaa56fd24a0', '2026-12-01 21:42:05.306598+00', 'step.claimed', 'create_deal', 1, 'engine', 'null');
+INSERT INTO public.saga_event VALUES (6, '07ec274c-d703-4826-aad2-bfaa56fd24a0', '2026-12-01 21:42:05.311444+00', 'step.succeeded', 'create_deal', 1, 'engine', '{"adopted": false, "record_id": "1"}');
+INSERT INTO public.saga_event VALUES (7, '07ec274c-d703-4826-aad2-bfaa56fd24a0', '2026-12-01 21:42:05.315421+00', 'step.claimed', 'create_quote', 1, 'engine', 'null');
+INSERT INTO public.saga_event VALUES (8, '07ec274c-d703-4826-aad2-bfaa56fd24a0', '2026-12-01 21:42:05.319122+00', 'step.succeeded', 'create_quote', 1, 'engine', '{"adopted": false, "record_id": "2"}');
+INSERT INTO public.saga_event VALUES (9, '07ec274c-d703-4826-aad2-bfaa56fd24a0', '2026-12-01 21:42:05.322934+00', 'step.claimed', 'create_sales_order', 1, 'engine', 'null');
+INSERT INTO public.saga_event VALUES (10, '07ec274c-d703-4826-aad2-bfaa56fd24a0', '2026-12-01 21:42:05.326869+00', 'step.succeeded', 'create_sales_order', 1, 'engine', '{"adopted": false, "record_id": "3"}');
+INSERT INTO public.saga_event VALUES (11, '07ec274c-d703-4826-aad2-bfaa56fd24a0', '2026-12-01 21:42:05.330785+00', 'saga.succeeded', NULL, NULL, 'engine', 'null');
+INSERT INTO public.saga_event VALUES (12, 'a99877fc-8873-4541-af07-07065ef5c619', '2026-12-01 21:42:05.333673+00', 'saga.created', NULL, NULL, 'api', 'null');
 
 SELECT pg_catalog.setval('public.dead_letter_id_seq', 1, false);
 SELECT pg_catalog.setval('public.outbox_id_seq', 1, false);
