@@ -35,7 +35,8 @@ from orchestrator.saga.engine import BoundFlow, Engine
 from orchestrator.saga.policy import RetryPolicy
 from orchestrator.saga.state import FAILURE_NOTICE, REPLY_NOTICE, SagaState
 from orchestrator.settings import Settings
-from orchestrator.store.db import SqlCounts, create_schema, make_engine
+from orchestrator.store.db import SqlCounts, make_engine
+from orchestrator.store.migrate import require_head
 from orchestrator.store.sql_store import SqlSagaStore
 from orchestrator.store.token_cache import SqlTokenCache
 
@@ -159,7 +160,7 @@ async def open_backends(
 async def build_deps(settings: Settings, *, mailer: Mailer | None = None) -> Deps:
     plans = plan_backends(settings)
     db = make_engine(settings.database_url, pool_size=settings.db_pool_size)
-    await create_schema(db)
+    await require_head(db, settings.database_url)  # `salesaga db upgrade` migrates, not this
     store = SqlSagaStore(db)
     metrics = process_metrics()
     metrics.prime(FLOWS.values())

@@ -1,4 +1,5 @@
-"""The `salesaga` command: serve | worker | consume | dev | recover | sagas … | messages ….
+"""The `salesaga` command: serve | worker | consume | dev | recover | db … | migrate | sagas … |
+messages ….
 
 An entry point: it reads settings and builds the app, the worker or a store for inspection.
 """
@@ -14,14 +15,24 @@ import typer
 
 from orchestrator.api.keys import DEV_CLIENT_KEY, DEV_OPERATOR_KEY, KeyConfigError
 from orchestrator.backends import BACKENDS
+from orchestrator.cli_db import (
+    db_cli,
+    describe_upgrade,
+    schema_or_exit,
+    upgrade_command,
+    upgrade_database,
+)
 from orchestrator.cli_hooks import hooks_cli
 from orchestrator.cli_messages import messages_cli
 from orchestrator.cli_sagas import sagas_cli
 from orchestrator.settings import Settings, get_settings
+from orchestrator.store.migrate import SchemaNotCurrent
 
 cli = typer.Typer(help="Transactional sales orchestration: sagas over CRMs.", no_args_is_help=True)
 cli.add_typer(sagas_cli, name="sagas")
 cli.add_typer(messages_cli, name="messages")
+cli.add_typer(db_cli, name="db")
+cli.command("migrate", help="The same as `salesaga db upgrade`.")(upgrade_command)
 for _backend in BACKENDS:  # `salesaga poologics subscribe`: backends that push events
     if _backend.webhooks is not None:
         cli.add_typer(hooks_cli(_backend), name=_backend.name)
@@ -47,7 +58,8 @@ def serve(
     settings = _with_port(get_settings(), port)
     configure_logging(settings)
     _check_backends(settings)
-    app = _app_or_exit(create_app, settings, dispatch)
+    app = _app_or_exit(create_app, settings, dispatch)  # keys first: no database needed
+    schema_or_exit(settings)
     if not settings.broker_url.startswith("memory://"):
         uvicorn.run(app, host="0.0.0.0", port=settings.port, log_config=None)
         return
@@ -78,6 +90,7 @@ def worker(
     settings = get_settings()
     configure_logging(settings)
     _check_backends(settings)
+    schema_or_exit(settings)
     argv = ["worker", f"--loglevel={loglevel}", "--pool=threads",
             f"--concurrency={concurrency or settings.worker_concurrency}"]  # fmt: skip
     app.worker_main([*argv, "--beat"] if beat else argv)
@@ -103,6 +116,9 @@ def dev(
     settings = _dev_settings(_with_port(get_settings(), port))
     configure_logging(settings)
     _check_backends(settings)
+    # one command runs the service (README): dev brings its database to head itself
+    typer.echo(describe_upgrade(settings.database_url,
+                                asyncio.run(upgrade_database(settings.database_url))))  # fmt: skip
     with (
         embedded_worker(settings, concurrency=settings.worker_concurrency),
         embedded_stream_consumer(settings),
@@ -167,6 +183,7 @@ def consume() -> None:
     if settings.stream_redis_url is None:
         typer.echo("no stream Redis: set STREAM_URL (or a redis:// BROKER_URL)", err=True)
         raise typer.Exit(2)
+    schema_or_exit(settings)
     consume_until_signalled(settings)
 
 
@@ -239,7 +256,11 @@ def _dev_settings(settings: Settings) -> Settings:
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except SchemaNotCurrent as stale:  # a command that opened the database without checking
+        typer.echo(str(stale), err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -93,11 +93,12 @@ def replay(
 
 @contextlib.asynccontextmanager
 async def _database(settings: Settings) -> AsyncIterator[Any]:
-    from orchestrator.store.db import create_schema, make_engine
+    from orchestrator.store.db import make_engine
+    from orchestrator.store.migrate import require_head
 
     db = make_engine(settings.database_url)
     try:
-        await create_schema(db)  # a database older than the dead_letter table gets it
+        await require_head(db, settings.database_url)
         yield db
     finally:
         await db.dispose()

@@ -40,9 +40,11 @@ def backends_or_exit(settings: Settings) -> list[Any]:
 @contextlib.asynccontextmanager
 async def _database(settings: Settings) -> AsyncIterator[AsyncEngine]:
     from orchestrator.store.db import make_engine
+    from orchestrator.store.migrate import require_head
 
     db = make_engine(settings.database_url)
     try:
+        await require_head(db, settings.database_url)  # SchemaNotCurrent: cli.main says so
         yield db
     finally:
         await db.dispose()

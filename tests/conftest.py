@@ -1,10 +1,14 @@
-"""Shared fixtures: a fresh PostgreSQL database per test session, a Redis database, SQLite files.
+"""Shared fixtures: a fresh PostgreSQL database per test session, a Redis database, SQLite files,
+each at this release's schema (as `salesaga db upgrade` leaves it: serve and worker refuse any
+other). scratch_database() gives an empty one.
 
 PostgreSQL and Redis are the real local servers (.ci/run starts them when they are down).
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import os
 import uuid
@@ -13,6 +17,9 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 import redis
+
+from orchestrator.store.db import make_engine
+from orchestrator.store.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -32,10 +39,33 @@ def scratch_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def migrated(url: str) -> str:
+    """The database at `url` brought to head (what `salesaga db upgrade` does)."""
+
+    async def run() -> None:
+        engine = make_engine(url, pool_size=1)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    # in a thread of its own: an async fixture may ask for it while its loop runs
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+    return url
+
+
+@contextlib.contextmanager
+def migrated_database() -> Iterator[str]:
+    """A new PostgreSQL database at head, dropped afterwards."""
+    with scratch_database() as url:
+        yield migrated(url)
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A database of its own for this test session, shared by its in-process tests."""
-    with scratch_database() as url:
+    with migrated_database() as url:
         yield url
 
 
@@ -43,7 +73,7 @@ def pg_url() -> Iterator[str]:
 def own_pg_url() -> Iterator[str]:
     """A database for one test alone: its workers' recovery sweeps must see no other test's
     sagas."""
-    with scratch_database() as url:
+    with migrated_database() as url:
         yield url
 
 
@@ -57,7 +87,7 @@ def redis_url() -> str:
 
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'salesaga.db'}"
+    return migrated(f"sqlite:///{tmp_path / 'salesaga.db'}")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -5,21 +5,17 @@ Plain URLs are accepted (`postgresql://…`, `sqlite:///file.db`) and given the 
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import select
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlmodel import SQLModel
 
-from orchestrator.store import models  # noqa: F401 - registers the tables on SQLModel.metadata
+from orchestrator.store.migrate import upgrade
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-log = logging.getLogger(__name__)
 
 
 def async_url(url: str) -> str:
@@ -82,46 +78,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-SCHEMA_LOCK_ID = 0x5A1E5A6A  # any constant; serialises schema creation across processes
-
-
 async def create_schema(engine: AsyncEngine) -> None:
-    """Create missing tables, and add missing nullable columns to existing ones (schema
-    migrations with alembic are a later issue; until then a column added to a model must be
-    nullable, so that a database made by an earlier version keeps working).
-
-    API and workers start together, so two processes may race here: PostgreSQL takes an
-    advisory lock; SQLite, which has none, tries again once the other writer is done.
-    """
-    for attempt in range(5):
-        try:
-            async with engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    lock = sa.text("SELECT pg_advisory_xact_lock(:id)")
-                    await conn.execute(lock, {"id": SCHEMA_LOCK_ID})
-                await conn.run_sync(SQLModel.metadata.create_all)
-                await conn.run_sync(_add_missing_columns)
-            return
-        except OperationalError:
-            if attempt == 4:
-                raise
-            await asyncio.sleep(0.1 * (attempt + 1))
-
-
-def _add_missing_columns(conn: sa.Connection) -> None:
-    """ALTER TABLE … ADD COLUMN for each nullable model column an existing table lacks."""
-    inspector = sa.inspect(conn)
-    for table in SQLModel.metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            if not column.nullable:
-                raise RuntimeError(f"table {table.name} lacks the required column {column.name}:"
-                                   " this database needs a migration")  # fmt: skip
-            kind = column.type.compile(dialect=conn.dialect)
-            conn.execute(sa.text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
-            log.warning("schema: added column %s.%s (%s)", table.name, column.name, kind)
+    """Bring the database to this release's schema: the migrations' upgrade to head (for tests
+    and tools; `salesaga db upgrade` runs the same, serve and worker only check it)."""
+    await upgrade(engine)
 
 
 class SqlCounts:

@@ -97,7 +97,7 @@ class SagaStepRow(SQLModel, table=True):
     lease_until: datetime | None = _time()
     retry_at: datetime | None = _time()
     holder: str | None = Field(default=None, max_length=120, index=True)  # a worker.id
-    interrupted: int | None = 0  # nullable: databases made before it get the column added
+    interrupted: int | None = 0  # nullable: migration 0002 added it to existing rows as NULL
 
 
 class SagaEventRow(SQLModel, table=True):

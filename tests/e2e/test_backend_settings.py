@@ -44,10 +44,10 @@ def test_celery_worker_refuses_to_start_as_salesaga_worker_does(tmp_path):
     assert "ZOHO_REFRESH_TOKEN not set" in done.stderr + done.stdout
 
 
-def test_serve_without_settings_serves_no_sandbox_and_runs_no_flow(tmp_path):
+def test_serve_without_settings_serves_no_sandbox_and_runs_no_flow(tmp_path, sqlite_url):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/s.db", CRM_SANDBOX="false",
+    env = clean_env(DATABASE_URL=sqlite_url, CRM_SANDBOX="false",
                     API_KEYS=KEY, PORT=str(port))  # fmt: skip
     with running([[BIN / "salesaga", "serve"]], cwd=tmp_path, env=env, url=url):
         headers = {"x-api-key": KEY}
@@ -69,10 +69,10 @@ def test_serve_without_settings_serves_no_sandbox_and_runs_no_flow(tmp_path):
     assert "no CRM backend is configured" in (tmp_path / "processes.log").read_text()
 
 
-def test_crm_sandbox_serves_the_sandboxes_with_a_warning(tmp_path):
+def test_crm_sandbox_serves_the_sandboxes_with_a_warning(tmp_path, sqlite_url):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/s.db", CRM_SANDBOX="true",
+    env = clean_env(DATABASE_URL=sqlite_url, CRM_SANDBOX="true",
                     API_KEYS=KEY, PORT=str(port))  # fmt: skip
     with running([[BIN / "salesaga", "serve"]], cwd=tmp_path, env=env, url=url):
         assert httpx.get(url + "/zoho-sandbox/__sandbox__/records").status_code == 200
@@ -90,11 +90,11 @@ def test_crm_sandbox_serves_the_sandboxes_with_a_warning(tmp_path):
     assert "CRM sandbox for Zoho CRM mounted at /zoho-sandbox" in log
 
 
-def test_salesaga_poologics_subscribe_and_unsubscribe_are_idempotent(tmp_path):
+def test_salesaga_poologics_subscribe_and_unsubscribe_are_idempotent(tmp_path, sqlite_url):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     secret = "subscribe-test-secret-42"
-    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/s.db", CRM_SANDBOX="true", API_KEYS=KEY,
+    env = clean_env(DATABASE_URL=sqlite_url, CRM_SANDBOX="true", API_KEYS=KEY,
                     PORT=str(port), PUBLIC_URL=url, WEBHOOK_SECRET=secret)  # fmt: skip
     records = url + "/poologics-sandbox/__sandbox__/records"
     with running([[BIN / "salesaga", "serve"]], cwd=tmp_path, env=env, url=url):

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from orchestrator.server import create_app
-from tests.conftest import PG_ADMIN_URL, scratch_database
+from tests.conftest import PG_ADMIN_URL, migrated_database
 from tests.e2e.test_dev_mode import ORDER as ONE_LINE_ORDER
 from tests.processes import BIN, clean_env, free_port, running
 from tests.servers import serve_in_thread
@@ -97,7 +97,7 @@ def test_readyz_is_ready_when_database_and_broker_answer(svc):
 
 
 def test_readyz_names_the_database_once_it_is_gone(svc):
-    with scratch_database() as doomed:
+    with migrated_database() as doomed:
         settings = svc.settings.model_copy(update={"database_url": doomed})
         with serve_in_thread(create_app(settings, dispatch)) as url:
             assert httpx.get(url + "/readyz", timeout=10).status_code == 200

@@ -37,6 +37,8 @@ def served(tmp_path_factory):
                     API_KEYS=f"fuzz-client:{CLIENT}", OPERATOR_API_KEYS=f"fuzz-ops:{OPERATOR}",
                     MAIL_BACKEND="sink", PUBLIC_URL=url, SYNC_WAIT_S="5",
                     RETRY_BASE_S="0.05", RETRY_CAP_S="0.2")  # fmt: skip
+    subprocess.run([BIN / "salesaga", "db", "upgrade"], cwd=cwd, env=env, check=True,
+                   capture_output=True, timeout=120)  # fmt: skip
     with running([[BIN / "salesaga", "serve", "--port", str(port)]], cwd=cwd, env=env, url=url):
         yield url, cwd
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REDIS_URL, scratch_database
+from tests.conftest import REDIS_URL, migrated_database
 from tests.e2e.conftest import ORDER
 from tests.e2e.test_message_producer import ONE_SALE, produce
 from tests.processes import BIN, clean_env, die_with_parent, stop
@@ -59,7 +59,7 @@ class RabbitService:
 def rabbit(tmp_path_factory) -> Iterator[RabbitService]:
     cwd = tmp_path_factory.mktemp("rabbit")
     queue = f"salesaga-rmq-{uuid.uuid4().hex[:8]}"  # this run's own: no stale worker takes it
-    with scratch_database() as database_url, running_sandbox() as sandbox:
+    with migrated_database() as database_url, running_sandbox() as sandbox:
         env = clean_env(DATABASE_URL=database_url, BROKER_URL=RABBIT, RESULT_BACKEND_URL=RESULTS,
                         CELERY_QUEUE=queue, **zoho_env(sandbox.url), MAIL_BACKEND="sink",
                         MAIL_SINK_DIR=str(cwd / "mail"), RETRY_BASE_S="0.05", RETRY_CAP_S="0.3",

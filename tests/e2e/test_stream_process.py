@@ -13,7 +13,7 @@ import uuid
 
 import redis
 
-from tests.conftest import REDIS_URL, scratch_database
+from tests.conftest import REDIS_URL, migrated_database
 from tests.e2e.conftest import ORDER
 from tests.e2e.test_message_producer import ONE_SALE
 from tests.processes import BIN, clean_env, die_with_parent, stop
@@ -30,7 +30,7 @@ def test_the_consume_command_takes_entries_written_before_it_started(tmp_path):
     for message_id in ids:  # written while no consumer, no group exists
         message = {**ORDER, "message_id": message_id, "reply_to": "erp:results"}
         client.xadd("salesaga:requests", {"message": json.dumps(message)})
-    with scratch_database() as database_url, running_sandbox() as sandbox:
+    with migrated_database() as database_url, running_sandbox() as sandbox:
         env = clean_env(DATABASE_URL=database_url, BROKER_URL=REDIS_10,
                         CELERY_QUEUE=f"salesaga-{uuid.uuid4().hex[:8]}",
                         **zoho_env(sandbox.url),
@@ -68,7 +68,7 @@ def test_entries_a_killed_consumer_left_pending_are_claimed_by_another_and_sold_
     client = redis.Redis.from_url(REDIS_10)
     client.flushdb()
     log = tmp_path / "processes.log"
-    with scratch_database() as database_url, running_sandbox() as sandbox, \
+    with migrated_database() as database_url, running_sandbox() as sandbox, \
             tcp_proxy("127.0.0.1", 5432) as db_link:  # fmt: skip
         env = clean_env(DATABASE_URL=database_url, BROKER_URL=REDIS_10,
                         CELERY_QUEUE=f"salesaga-{uuid.uuid4().hex[:8]}",

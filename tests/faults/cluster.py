@@ -59,6 +59,9 @@ class Cluster:
                                     preexec_fn=die_with_parent if tie else None)  # fmt: skip
 
     def start(self, workers: int = 1) -> None:
+        # as an operator starts a release: the schema first (serve and worker only check it)
+        subprocess.run([str(BIN / "salesaga"), "db", "upgrade"], cwd=self.cwd, env=self.env,
+                       check=True, capture_output=True, timeout=60)  # fmt: skip
         self.api = self._spawn("salesaga", "serve")
         self.beat = self._spawn("celery", "-A", "workers", "beat", "--loglevel", "WARNING",
                                 "--schedule", str(self.cwd / "beat-schedule"))  # fmt: skip

@@ -37,7 +37,7 @@ from orchestrator.saga.state import SagaStatus
 from orchestrator.settings import Settings
 from orchestrator.store.db import create_schema, make_engine
 from orchestrator.store.queries import saga_detail
-from tests.conftest import REDIS_URL, scratch_database
+from tests.conftest import REDIS_URL, migrated_database
 from tests.zoho_sandbox import RunningSandbox, running_sandbox
 from workers.embedded import embedded_worker
 
@@ -273,7 +273,7 @@ def worker(tmp_path_factory):
     client = redis.Redis.from_url(REDIS_13)
     client.flushdb()
     client.close()
-    with scratch_database() as url, running_sandbox() as sandbox:
+    with migrated_database() as url, running_sandbox() as sandbox:
         settings = settings_for(url, sandbox, tmp_path_factory.mktemp("w"), broker_url=REDIS_13)
         with embedded_worker(settings, concurrency=2, sweeps=False):
             yield settings

@@ -99,3 +99,11 @@ def test_the_image_runs_as_a_fixed_non_root_user() -> None:
     last_user = max(i for i, (op, _) in enumerate(instructions) if op == "USER")
     assert all(op != "RUN" for op, _ in instructions[last_user:])
     assert instructions[-1][0] == "CMD"
+
+
+def test_compose_migrates_before_the_service_starts() -> None:
+    services = compose()["services"]
+    assert services["migrate"]["command"] == ["salesaga", "db", "upgrade"]
+    for name in ("api", "worker", "consumer"):
+        needs = services[name]["depends_on"]
+        assert needs["migrate"] == {"condition": "service_completed_successfully"}, name
