@@ -64,8 +64,11 @@ def scratch_database() -> Iterator[str]:
     name = f"salesaga_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    try:  # at the release's schema: serve and worker refuse any other
+        subprocess.run([BIN / "salesaga", "db", "upgrade"], env={**os.environ, "DATABASE_URL": url},
+                       check=True, capture_output=True, timeout=120)  # fmt: skip
+        yield url
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -71,8 +71,12 @@ class SalesagaCluster:
         return self.workdir / "salesaga.log"
 
     def start(self, workers: int, *, beat: bool = False) -> None:
+        migrate = procs.spawn(["salesaga", "db", "upgrade"], env=self.env, log=self.log,
+                              cwd=self.workdir)  # fmt: skip
+        if migrate.wait(timeout=120) != 0:
+            raise RuntimeError(f"salesaga db upgrade failed: see {self.log}")
         self.api = procs.spawn(["salesaga", "serve"], env=self.env, log=self.log, cwd=self.workdir)
-        procs.wait_http(self.url + "/healthz", [self.api], self.log)  # creates the tables first
+        procs.wait_http(self.url + "/healthz", [self.api], self.log)
         if beat:
             schedule = str(self.workdir / "beat-schedule")
             command = ["celery", "-A", "workers", "beat", "--loglevel", "WARNING", "--schedule"]
