@@ -17,6 +17,8 @@ from tests.conftest import scratch_database
 from tests.integration.test_migrations import load_release_1
 from tests.processes import BIN, clean_env, free_port, running
 
+KEY = "migrate-client-key-0123456"  # at least 20 characters
+
 SECRET = "s3cret-pw"  # PostgreSQL trusts local connections: the password is only shown, or not
 
 
@@ -71,9 +73,9 @@ def test_migrate_upgrades_then_serve_starts_and_current_says_head(tmp_path, empt
     assert after.returncode == 0 and f"at revision {head()} (head)" in after.stdout
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    serving = clean_env(**env, API_KEYS="k", PORT=str(port), BROKER_URL="memory://")
+    serving = clean_env(**env, API_KEYS=KEY, PORT=str(port), BROKER_URL="memory://")
     with running([[BIN / "salesaga", "serve"]], cwd=tmp_path, env=serving, url=url):
-        assert httpx.get(url + "/flows", headers={"x-api-key": "k"}).status_code == 200
+        assert httpx.get(url + "/flows", headers={"x-api-key": KEY}).status_code == 200
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
