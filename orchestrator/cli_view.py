@@ -15,7 +15,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orchestrator.cli_timeline import print_timeline
 from orchestrator.settings import Settings
+from orchestrator.views.timeline import build_timeline
 
 Remote = tuple[str, str] | None
 
@@ -211,6 +213,8 @@ def print_one(saga: dict[str, Any]) -> None:
     console.print(steps)
     for record in saga.get("records", []):
         console.print(f"{record['record']} {record['id']}: {record['fate']}")
+    console.print()
+    print_timeline(build_timeline(saga), console)
 
 
 def print_event(event: dict[str, Any]) -> None:

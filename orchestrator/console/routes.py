@@ -228,9 +228,12 @@ async def saga_page(saga_id: str, request: Request, ctx: ContextDep) -> Response
         missing = {"heading": "Not found", "message": f"There is no saga {saga_id}."}
         return web.signed_in_page(request, ctx, session, "missing.html", missing, status=404)
     flow = detail.saga.flow
-    saga = views.saga_view(detail, ctx.deps.links(flow), ctx.deps.cancel_stage(flow))
+    links = ctx.deps.links(flow)
+    saga = views.saga_view(detail, links, ctx.deps.cancel_stage(flow))
     context: dict[str, object] = {
         "saga": saga,
+        "timeline": views.timeline_view(detail, links),
+        "live": not saga.terminal,
         "refresh": not saga.terminal,
         "title": f"saga {saga.id[:8]}",
     }

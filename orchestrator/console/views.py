@@ -12,11 +12,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from orchestrator.flows import FLOWS
-from orchestrator.notify.build import failure_report
+from orchestrator.notify.build import failure_report, record_lines
 from orchestrator.notify.render import fate_text
 from orchestrator.notify.report import RecordLine
 from orchestrator.saga.state import SagaStatus, StepState
 from orchestrator.store.queries import SagaDetail
+from orchestrator.views.sagas import saga_json
+from orchestrator.views.timeline import build_timeline
+from orchestrator.views.timeline_svg import SvgTimeline, svg_timeline
 
 EXCERPT_CHARS = 90
 
@@ -145,6 +148,30 @@ def saga_view(
         mails=[_mail(row) for row in detail.notifications],
         suggested=SUGGESTED.get(saga.status, frozenset()),
     )
+
+
+def timeline_view(
+    detail: SagaDetail, record_url: Callable[[Any], str | None] | None
+) -> SvgTimeline:
+    """The saga page's timeline; a step's lane and its successful attempt link to the record
+    it made in the CRM (the first, for a step that makes several)."""
+    return svg_timeline(build_timeline(saga_json(detail)), step_links(detail, record_url))
+
+
+def step_links(
+    detail: SagaDetail, record_url: Callable[[Any], str | None] | None
+) -> dict[str, str]:
+    flow = FLOWS.get(detail.saga.flow)
+    if flow is None or record_url is None:
+        return {}
+    links: dict[str, str] = {}
+    for step_def, row in zip(flow.steps, detail.saga.steps, strict=True):
+        if step_def.record is None:
+            continue
+        for line in record_lines(step_def.record, step_def.output, row, record_url):
+            if line.url and line.url.startswith(("https://", "http://")):
+                links.setdefault(row.name, line.url)
+    return links
 
 
 def _step(step: StepState) -> StepView:
