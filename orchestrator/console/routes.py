@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from orchestrator.api.auth import AuthError, Role
 from orchestrator.api.deps import ApiContext, ContextDep
-from orchestrator.console import views, web
+from orchestrator.console import health, views, web
 from orchestrator.console.session import (
     Session,
     csrf_ok,
@@ -174,6 +174,7 @@ async def _list_context(
             next_url = _page_url(chosen, page.next_cursor)
     counts = await saga_counts(ctx.deps.db)
     return {
+        "health": await health.panel(ctx),
         "items": items,
         "next_url": next_url,
         "problem": problem,

@@ -46,7 +46,7 @@ class SagaPage:
 
 
 @functools.lru_cache(maxsize=8)
-def _single_statement(db: AsyncEngine) -> AsyncEngine:
+def single_statement(db: AsyncEngine) -> AsyncEngine:
     if db.dialect.name != "postgresql":
         return db
     return db.execution_options(isolation_level="AUTOCOMMIT")
@@ -55,7 +55,7 @@ def _single_statement(db: AsyncEngine) -> AsyncEngine:
 async def saga_outcome(db: AsyncEngine, saga_id: uuid.UUID) -> tuple[str, str | None] | None:
     """The saga's status word and error (the one that started its rollback), in one read:
     one statement, so on PostgreSQL no BEGIN and ROLLBACK around it (three round trips)."""
-    async with _single_statement(db).connect() as conn:
+    async with single_statement(db).connect() as conn:
         row = (await conn.execute(_OUTCOME, {"w_id": saga_id})).first()
     return None if row is None else (str(row.status), row.error)
 

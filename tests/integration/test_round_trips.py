@@ -59,7 +59,7 @@ def _commands(monkeypatch) -> list[str]:
     return sent
 
 
-async def test_a_four_step_sale_costs_one_read_and_five_single_statement_writes(db, monkeypatch):
+async def test_a_four_step_sale_costs_one_read_and_fivesingle_statement_writes(db, monkeypatch):
     crm = FakeSalesCrm({"P-1": Decimal("10")})
     engine = Engine(SqlSagaStore(db), {ZOHO_SALE.name: BoundFlow(ZOHO_SALE, crm)}, retry=FAST)
     saga = await engine.start(ZOHO_SALE.name, ORDER)
