@@ -26,6 +26,7 @@ CallObserver = Callable[[str, str, int | None, float], None]
 
 FINISHED_STATUSES = tuple(sorted(status.value for status in TERMINAL))
 STEP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+SAGA_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
 CALL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0)
 
 # A path segment that names one record: Zoho's numeric ids, UUIDs, long hex ids.
@@ -43,6 +44,7 @@ def endpoint_template(method: str, path: str) -> str:
 class SagaMetrics:
     sagas_started: Counter
     sagas_finished: Counter
+    saga_duration: Histogram
     step_retries: Counter
     step_duration: Histogram
     crm_call_duration: Histogram
@@ -55,6 +57,9 @@ class SagaMetrics:
                     registry=registry),
             Counter("salesaga_sagas_finished", "Sagas that reached a terminal status.",
                     ["flow", "status"], registry=registry),
+            Histogram("salesaga_saga_duration_seconds",
+                      "A saga's life, created to its terminal status (the `status` label).",
+                      ["flow", "status"], buckets=SAGA_BUCKETS, registry=registry),
             Counter("salesaga_step_retries", "Step attempts that failed and will be retried.",
                     ["flow", "step"], registry=registry),
             Histogram("salesaga_step_duration_seconds",

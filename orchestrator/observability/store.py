@@ -99,10 +99,19 @@ class ObservedStore:
             metrics.sagas_started.labels(flow).inc()
         elif kind in _FINISHED:
             metrics.sagas_finished.labels(flow, _FINISHED[kind]).inc()
+            self._time_saga(saga, _FINISHED[kind])
         elif kind == "step.retry" and event.step is not None:
             metrics.step_retries.labels(flow, event.step).inc()
         if event.step is not None:
             self._time_step(saga, event, event.step)
+
+    def _time_saga(self, saga: SagaState, status: str) -> None:
+        """created_at → finished_at: the clocks of the process that started the saga and of the
+        one that finished it, which may differ a little (hence never below 0). A saga that an
+        operator sends on again and that finishes again is observed again, over its whole life."""
+        if saga.created_at is not None and saga.finished_at is not None:
+            elapsed = (saga.finished_at - saga.created_at).total_seconds()
+            self._metrics.saga_duration.labels(saga.flow, status).observe(max(elapsed, 0.0))
 
     def _time_step(self, saga: SagaState, event: Event, step: str) -> None:
         if event.kind in _CLAIMS:

@@ -17,6 +17,7 @@ from orchestrator.server import create_app
 from tests.conftest import PG_ADMIN_URL, migrated_database
 from tests.e2e.test_dev_mode import ORDER as ONE_LINE_ORDER
 from tests.processes import BIN, clean_env, free_port, running
+from tests.promql import dashboard_metrics, load
 from tests.servers import serve_in_thread
 from workers.celery_app import dispatch
 
@@ -88,6 +89,25 @@ def test_metrics_count_a_sale_and_a_rollback_by_flow_status_and_crm_endpoint(svc
     zoho = db_count(url, f"SELECT count(*) FROM saga WHERE flow = '{FLOW}'")
     assert sum(by_status.values()) == zoho
     assert by_status["succeeded"] >= 1 and by_status["compensated"] >= 1
+
+
+def test_every_metric_the_grafana_dashboard_queries_is_exported(svc):
+    before = scrape(svc.api)
+    assert svc.create_sales().status_code == 200
+    svc.sandbox.state.faults.fail("Quotes", operation="create", status=400, code="INVALID_DATA")
+    failed = svc.create_sales()
+    assert failed.status_code == 500, failed.text
+    assert svc.mails_for(failed.json()["sagaId"])  # mailed after its end was counted
+    after = scrape(svc.api)
+
+    exported = {name for name, _ in after}
+    queried = dashboard_metrics(load())
+    assert queried <= exported, f"not on /metrics: {sorted(queried - exported)}"
+    count = "salesaga_saga_duration_seconds_count"
+    for status in ("succeeded", "compensated"):
+        labels = {"flow": FLOW, "status": status}
+        assert value(after, count, **labels) - value(before, count, **labels) == 1
+        assert value(after, "salesaga_saga_duration_seconds_sum", **labels) > 0
 
 
 def test_readyz_is_ready_when_database_and_broker_answer(svc):

@@ -202,6 +202,10 @@ async def test_sagas_retries_and_step_durations_are_counted_by_flow_step_and_out
     assert value(duration, step="create_sales_order", outcome="failed") == 1
     assert value(duration, step="create_deal", outcome="compensated") == 1  # its undo
     assert value("salesaga_step_duration_seconds_sum", step="price_order", outcome="succeeded") >= 0
+    for status in ("succeeded", "compensated"):  # created → finished, one saga each
+        assert value("salesaga_saga_duration_seconds_count", status=status) == 1
+        assert value("salesaga_saga_duration_seconds_sum", status=status) > 0
+    assert value("salesaga_saga_duration_seconds_count", status="failed") is None  # not primed
 
 
 @pytest.mark.parametrize(
