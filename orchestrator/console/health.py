@@ -97,19 +97,16 @@ async def _compute(db: AsyncEngine, dead_after_s: float) -> dict[str, Any]:
         "flows": [outcome_row(e.flow, [e]) for e in ended],
         "backends": [outcome_row(name, group) for name, group in _by_backend(ended).items()],
         "waiting": waiting,
-        "oldest": [
-            {
-                "id": str(w.id),
-                "flow": w.flow,
-                "status": w.status,
-                "error": views.excerpt(w.error, 70),
-                "since": duration_text((now - w.updated_at).total_seconds()),
-            }
-            for w in oldest
-        ],  # fmt: skip
+        "oldest": [_waiting(w, now) for w in oldest],
         "workers_alive": alive,
         **backlog,
     }
+
+
+def _waiting(w: health.Waiting, now: datetime) -> dict[str, str]:
+    since = duration_text(max(0.0, (now - w.updated_at).total_seconds()))
+    error = views.excerpt(w.error, 70)
+    return {"id": str(w.id), "flow": w.flow, "status": w.status, "error": error, "since": since}
 
 
 def chart(title: str, started: dict[tuple[int, str], int], now: datetime, per: int) -> Chart:

@@ -29,7 +29,10 @@ from orchestrator.store.sql_store import SAGA
 
 BUCKET_S = 300  # the day's chart has 288 five-minute buckets (the hour's: the last 12)
 DAY = timedelta(days=1)
-DURATION_BOUNDS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0)
+# seconds; at most 1.5× apart, so that a p95 read inside one is off by at most half its width
+DURATION_BOUNDS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.5, 6.5, 10.0, 15.0,
+                   20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 450.0, 600.0, 900.0,
+                   1800.0, 3600.0)  # fmt: skip
 NEEDS_OPERATOR = ("compensation_failed", "needs_manual_cleanup")
 NOT_SUCCEEDED = ("failed", "compensated", "compensation_failed", "needs_manual_cleanup")
 DEAD_LETTER = DeadLetterRow.__table__  # type: ignore[attr-defined]
