@@ -24,10 +24,12 @@ CELLS: dict[BarKind, tuple[str, str]] = {
     BarKind.UNDO_FAILED: ("█", "bold red"),
 }
 MARK_STYLES = {MarkKind.FAILED: "bold red", MarkKind.NO_UNDO: "bold red",
-               MarkKind.TAKEN_OVER: "magenta", MarkKind.OPERATOR: "cyan"}  # fmt: skip
+               MarkKind.TAKEN_OVER: "magenta", MarkKind.OPERATOR: "cyan",
+               MarkKind.WEBHOOK: "cyan"}  # fmt: skip
 LEGEND = (
     "█ ran  ▓ failed, retried  · backoff wait  ▒ cut off (worker lost) ↻ taken over  "
-    "red: failed  blue: undo  ⚠ no undo, left for an operator  ⚑ operator  ◆ saga"
+    "red: failed  blue: undo  ⚠ no undo, left for an operator  ∅ nothing to undo  "
+    "⚑ operator  ✉ webhook in  ◆ saga"
 )
 
 

@@ -33,6 +33,7 @@ class MarkKind(enum.StrEnum):
     NO_UNDO = "no_undo"  # a write with no undo: left for an operator, in those words
     NOTHING_FOUND = "nothing_found"
     OPERATOR = "operator"
+    WEBHOOK = "webhook"  # an event the CRM pushed about this saga's record
     SAGA = "saga"  # created, started, compensating, finished
 
 
@@ -254,6 +255,9 @@ def _saga_mark(
     if kind.startswith("operator."):
         comment = f": “{detail['comment']}”" if detail.get("comment") else ""
         b.marks.append(Mark("saga", MarkKind.OPERATOR, at, f"{kind[9:]} by {actor}{comment}"))
+    elif kind.startswith("crm."):
+        said = detail.get("said") or kind[4:].replace("_", " ")
+        b.marks.append(Mark("saga", MarkKind.WEBHOOK, at, f"webhook in: {said}"))
     elif kind.startswith("saga."):
         by = f" by {actor}" if actor != "engine" else ""
         b.marks.append(Mark("saga", MarkKind.SAGA, at, f"{kind[5:]}{by}"))

@@ -28,6 +28,7 @@ SYMBOLS = {
     MarkKind.NO_UNDO: "⚠",
     MarkKind.NOTHING_FOUND: "∅",
     MarkKind.OPERATOR: "⚑",
+    MarkKind.WEBHOOK: "✉",
     MarkKind.SAGA: "◆",
 }
 

@@ -159,3 +159,16 @@ def test_durations_and_steps_read_as_people_write_them():
     assert [duration_text(s) for s in (0.004, 2.5, 754, 7300)] == [
         "4 ms", "2.50 s", "12 min 34 s", "2 h 1 min"]  # fmt: skip
     assert [nice_step(x) for x in (0.0, 0.3, 7, 42)] == [0.001, 0.5, 10.0, 50.0]
+
+
+def test_webhook_events_about_the_saga_are_marks_on_its_own_lane():
+    said = "stage changed in Poologics to Lost"
+    tl = build_timeline(saga("compensated", [
+        ev(0, "saga.created"),
+        ev(0.5, "crm.opportunity_stage_change", None, None, recordId="494", said=said),
+        ev(0.6, "crm.new_opportunity", None, None, recordId="494"),
+    ]))  # fmt: skip
+    assert [(m.lane, m.kind, m.text) for m in tl.marks if m.kind is MarkKind.WEBHOOK] == [
+        ("saga", MarkKind.WEBHOOK, f"webhook in: {said}"),
+        ("saga", MarkKind.WEBHOOK, "webhook in: new opportunity"),
+    ]
