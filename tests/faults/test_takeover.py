@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from orchestrator.views.timeline import BarKind, MarkKind, build_timeline
 from tests.conftest import scratch_database
 from tests.faults.cluster import Cluster, check_invariants, start_cluster
 
@@ -74,6 +75,12 @@ def test_a_killed_workers_sale_is_finished_by_the_survivor_within_seconds(two, l
     assert [e["kind"] for e in events].count("step.taken_over") == 1
     dead = [w for w in two.workers_view()["items"] if w["id"].split(":")[1] == str(holder.pid)]
     assert dead and dead[0]["state"] == "dead"
+    # the console's and the CLI's timeline show the takeover where it happened
+    timeline = build_timeline(saga)
+    quote_bars = [(b.kind, b.attempt) for b in timeline.bars if b.lane == "step:create_quote"]
+    assert quote_bars == [(BarKind.CUT_OFF, 1), (BarKind.RAN, 2)]
+    [taken] = [m for m in timeline.marks if m.kind is MarkKind.TAKEN_OVER]
+    assert taken.lane == "step:create_quote" and dead[0]["id"] in taken.text
 
 
 def test_a_new_worker_takes_up_the_only_workers_sale(two):
