@@ -26,6 +26,7 @@ class Caller:
     role: Role
     fingerprint: str  # first 8 hex of the key's SHA-256: tells keys apart, reveals nothing
     name: str  # the key's name (a key configured without one: its fingerprint)
+    rate_limit_per_min: int | None = None  # None: the service's KEY_RATE_LIMIT_PER_MIN
 
     @property
     def actor(self) -> str:

@@ -50,8 +50,7 @@ async def caller(ctx: ContextDep, x_api_key: Annotated[str | None, Security(API_
     that the key's name it binds is on every log line of the request."""
     who = ctx.keys.identify(x_api_key)
     bind_key(who.actor)
-    key = ctx.keys.named(who.name)
-    per_min = (key.rate_limit_per_min if key else None) or ctx.deps.settings.key_rate_limit_per_min
+    per_min = who.rate_limit_per_min or ctx.deps.settings.key_rate_limit_per_min
     if per_min:
         wait_s = ctx.limits.take(who.name, per_min)
         if wait_s is not None:

@@ -53,6 +53,9 @@ class ApiKey:
     def fingerprint(self) -> str:
         return self.digest.hex()[:8]
 
+    def caller(self) -> Caller:
+        return Caller(self.role, self.fingerprint, self.name, self.rate_limit_per_min)
+
 
 def digest_of(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
@@ -85,10 +88,7 @@ class KeyRing:
                 found = key
         if found is None:
             raise AuthError(401, "Invalid API key.")
-        return Caller(found.role, found.fingerprint, found.name)
-
-    def named(self, name: str) -> ApiKey | None:
-        return next((key for key in self.keys if key.name == name), None)
+        return found.caller()
 
 
 def key_ring(

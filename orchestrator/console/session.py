@@ -88,12 +88,12 @@ def csrf_ok(session: Session, sent: str | None) -> bool:
 
 def still_operator(session: Session, keys: KeyRing) -> bool:
     """The key that opened the session is still an operator key under the same name (removing
-    a key, or making it a client key, ends its sessions)."""
-    key = keys.named(session.actor.partition(":")[2])
-    return (
-        key is not None
-        and key.role is Role.OPERATOR
+    a key, renaming it or making it a client key ends its sessions)."""
+    return any(
+        key.role is Role.OPERATOR
         and hmac.compare_digest(key.fingerprint, session.fingerprint)
+        and key.caller().actor == session.actor
+        for key in keys.keys
     )
 
 

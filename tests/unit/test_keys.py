@@ -77,7 +77,7 @@ def test_a_keys_file_holds_digests_with_roles_and_limits(tmp_path):
     assert key not in path.read_text() and digest_of(key).hex() in path.read_text()
     ring = key_ring([], [], str(path))
     assert ring.identify(key).actor == "operator:ops-alice"
-    assert ring.named("ops-alice").rate_limit_per_min == 60  # type: ignore[union-attr]
+    assert ring.identify(key).rate_limit_per_min == 60
 
 
 @pytest.mark.parametrize(
