@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orchestrator.store.models import ConsoleSessionRow
+from orchestrator.store.queries import single_statement
 
 SESSION = ConsoleSessionRow.__table__  # type: ignore[attr-defined]
 KEEP_ENDED = timedelta(days=1)  # ended or expired rows are deleted this long after
@@ -62,7 +63,7 @@ async def find_session(db: AsyncEngine, token: str, now: datetime) -> StoredSess
         SESSION.c.ended_at.is_(None),
         SESSION.c.expires_at > now,
     )
-    async with db.connect() as conn:
+    async with single_statement(db).connect() as conn:  # every console page: no BEGIN/ROLLBACK
         row = (await conn.execute(query)).first()
     return StoredSession(*row) if row is not None else None
 

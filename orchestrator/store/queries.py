@@ -47,6 +47,8 @@ class SagaPage:
 
 @functools.lru_cache(maxsize=8)
 def single_statement(db: AsyncEngine) -> AsyncEngine:
+    """The engine for reads of one statement each: on PostgreSQL in autocommit, so that no
+    BEGIN and ROLLBACK go around them (two round trips fewer per read)."""
     if db.dialect.name != "postgresql":
         return db
     return db.execution_options(isolation_level="AUTOCOMMIT")
