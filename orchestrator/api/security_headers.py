@@ -17,7 +17,9 @@ from __future__ import annotations
 from typing import Final
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from orchestrator.observability.http import editing_headers
 
 API_CSP: Final = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 CONSOLE_CSP: Final = (
@@ -58,11 +60,8 @@ class SecurityHeaders:
             return
         policy = policy_for(scope["path"])
 
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in (*COMMON, ("content-security-policy", policy)):
-                    headers.setdefault(name, value)
-            await send(message)
+        def with_headers(headers: MutableHeaders) -> None:
+            for name, value in (*COMMON, ("content-security-policy", policy)):
+                headers.setdefault(name, value)
 
-        await self.app(scope, receive, with_headers)
+        await self.app(scope, receive, editing_headers(send, with_headers))
