@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orchestrator.store.db import single_statement
 from orchestrator.store.models import ConsoleSessionRow
-from orchestrator.store.queries import single_statement
 
 SESSION = ConsoleSessionRow.__table__  # type: ignore[attr-defined]
 KEEP_ENDED = timedelta(days=1)  # ended or expired rows are deleted this long after

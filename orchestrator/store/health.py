@@ -23,8 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orchestrator.store.db import single_statement
 from orchestrator.store.models import CrmEventRow, DeadLetterRow, OutboxRow, UtcDateTime
-from orchestrator.store.queries import single_statement
 from orchestrator.store.sql_store import SAGA
 
 BUCKET_S = 300  # the day's chart has 288 five-minute buckets (the hour's: the last 12)

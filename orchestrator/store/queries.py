@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orchestrator.saga.state import SagaState
+from orchestrator.store.db import single_statement
 from orchestrator.store.sql_store import EVENT, OUTBOX, SAGA, STEP, load_saga
 
 MAX_PAGE = 200
@@ -43,15 +43,6 @@ class SagaFilter:
 class SagaPage:
     items: list[dict[str, Any]]
     next_cursor: str | None
-
-
-@functools.lru_cache(maxsize=8)
-def single_statement(db: AsyncEngine) -> AsyncEngine:
-    """The engine for reads of one statement each: on PostgreSQL in autocommit, so that no
-    BEGIN and ROLLBACK go around them (two round trips fewer per read)."""
-    if db.dialect.name != "postgresql":
-        return db
-    return db.execution_options(isolation_level="AUTOCOMMIT")
 
 
 async def saga_outcome(db: AsyncEngine, saga_id: uuid.UUID) -> tuple[str, str | None] | None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orchestrator.saga.ports import DuplicateIdempotencyKey, StoreUnavailable
 from orchestrator.saga.state import Change, Event, SagaState, SagaStatus, StepState, StepStatus
+from orchestrator.store.db import single_statement
 from orchestrator.store.endings import CHANNEL as ENDED_CHANNEL
 from orchestrator.store.models import OutboxRow, SagaEventRow, SagaRow, SagaStepRow
 from orchestrator.store.pg_writes import (
@@ -73,8 +74,7 @@ class SqlSagaStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
-        # one statement needs no BEGIN and COMMIT of its own: the server commits it
-        self._single = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._single = single_statement(engine)
 
     async def create(
         self, saga: SagaState, event: Event, *, keys_expire_before: datetime | None = None
