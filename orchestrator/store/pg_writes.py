@@ -48,14 +48,14 @@ def apply_statement(change: Change, channel: str) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {
         "w_id": saga.id,
         "w_version": change.expected_version,
-        "saga": _json(_saga_row(saga)),
+        "saga": _json(saga_row(saga)),
     }
     if change.steps:
-        params["steps"] = _json([_step_row(step) for step in change.steps])
+        params["steps"] = _json([_indexed(step) for step in change.steps])
     if change.events:
-        params["events"] = _json([_event_row(saga, event) for event in change.events])
+        params["events"] = _json([event_row(saga, event) for event in change.events])
     if change.notify:
-        params["outbox"] = _json([_outbox_row(saga, kind) for kind in change.notify])
+        params["outbox"] = _json([outbox_row(saga, kind) for kind in change.notify])
     notify = saga.status.terminal
     if notify:
         params["channel"] = channel
@@ -65,11 +65,11 @@ def apply_statement(change: Change, channel: str) -> tuple[str, dict[str, Any]]:
 
 def create_statement(saga: SagaState, event: Event) -> tuple[str, dict[str, Any]]:
     """A new saga, its steps and its first event as one statement (returns the saga's id)."""
-    row = {"id": saga.id, **_saga_row(saga)}
+    row = {"id": saga.id, **saga_row(saga)}
     params = {
         "saga": _json(row),
-        "steps": _json([_step_row(step) for step in saga.steps]),
-        "events": _json([_event_row(saga, event)]),
+        "steps": _json([_indexed(step) for step in saga.steps]),
+        "events": _json([event_row(saga, event)]),
     }
     return _CREATE_SQL, params
 
@@ -120,27 +120,34 @@ def _create_sql() -> str:
 _CREATE_SQL = _create_sql()
 
 
-def _saga_row(saga: SagaState) -> dict[str, Any]:
+# The column values of each row, keys aside (saga.id, saga_step.saga_id and index): the same
+# for the PostgreSQL statements here and the portable ones of sql_store.
+
+
+def saga_row(saga: SagaState) -> dict[str, Any]:
     row = {name: getattr(saga, name) for name in SAGA_FIELDS}
     row["status"] = saga.status.value
     return row
 
 
-def _step_row(step: StepState) -> dict[str, Any]:
+def step_row(step: StepState) -> dict[str, Any]:
     row = {name: getattr(step, name) for name in STEP_FIELDS}
     row["status"] = step.status.value
-    row["index"] = step.index
     return row
 
 
-def _event_row(saga: SagaState, event: Event) -> dict[str, Any]:
+def _indexed(step: StepState) -> dict[str, Any]:
+    return {**step_row(step), "index": step.index}
+
+
+def event_row(saga: SagaState, event: Event) -> dict[str, Any]:
     return {
         "at": saga.updated_at, "kind": event.kind, "step": event.step,
         "attempt": event.attempt, "actor": event.actor, "detail": event.detail or None,
     }  # fmt: skip
 
 
-def _outbox_row(saga: SagaState, kind: str) -> dict[str, Any]:
+def outbox_row(saga: SagaState, kind: str) -> dict[str, Any]:
     at = saga.updated_at
     return {"kind": kind, "status": "pending", "attempts": 0, "created_at": at,
             "next_attempt_at": at}  # fmt: skip

@@ -26,6 +26,10 @@ from orchestrator.store.pg_writes import (
     STEP_FIELDS,
     apply_statement,
     create_statement,
+    event_row,
+    outbox_row,
+    saga_row,
+    step_row,
 )
 
 SAGA = SagaRow.__table__  # type: ignore[attr-defined]
@@ -217,16 +221,11 @@ def _joined_saga(rows: Sequence[Any]) -> SagaState | None:
 
 
 def saga_values(saga: SagaState, *, with_id: bool = True) -> dict[str, Any]:
-    values = {name: getattr(saga, name) for name in SAGA_FIELDS}
-    values["status"] = saga.status.value
-    if with_id:
-        values["id"] = saga.id
-    return values
+    return {"id": saga.id, **saga_row(saga)} if with_id else saga_row(saga)
 
 
 def _step_values(saga_id: uuid.UUID, step: StepState, *, with_key: bool = True) -> dict[str, Any]:
-    values = {name: getattr(step, name) for name in STEP_FIELDS}
-    values["status"] = step.status.value
+    values = step_row(step)
     if with_key:
         values.update(saga_id=saga_id, index=step.index)
     return values
@@ -240,18 +239,8 @@ def _step_state(row: Any) -> StepState:
 
 
 def _event_values(saga: SagaState, event: Event) -> dict[str, Any]:
-    return {
-        "saga_id": saga.id,
-        "at": saga.updated_at,
-        "kind": event.kind,
-        "step": event.step,
-        "attempt": event.attempt,
-        "actor": event.actor,
-        "detail": event.detail or None,
-    }
+    return {"saga_id": saga.id, **event_row(saga, event)}
 
 
 def _outbox_values(saga: SagaState, kind: str) -> dict[str, Any]:
-    at = saga.updated_at
-    return {"saga_id": saga.id, "kind": kind, "status": "pending", "attempts": 0,
-            "created_at": at, "next_attempt_at": at}  # fmt: skip
+    return {"saga_id": saga.id, **outbox_row(saga, kind)}
