@@ -51,18 +51,19 @@ class Scale:
                 return s.x0 if span <= 0 else s.x0 + (s.x1 - s.x0) * (at_s - s.start_s) / span
         return 1.0
 
-    def ticks(self, count: int = 6) -> list[tuple[float, str]]:
-        """About `count` round moments, (x, `+1.50 s`), none inside a cut."""
+    def ticks(self, count: int = 6) -> list[tuple[float, str, str]]:
+        """About `count` round moments as (x, label, text anchor), none inside a cut: `+1.50 s`
+        from the start; after a cut, `6 min 59 s later` where it resumes, then `+50 ms` from
+        there."""
         kept = sum(s.end_s - s.start_s for s in self.stretches)
         step = nice_step(kept / max(count, 1))
-        out: list[tuple[float, str]] = []
-        for s in self.stretches:
-            first = math.ceil(s.start_s / step - 1e-9) * step
-            if out and first - s.start_s > step * 0.3:
-                out.append((s.x0, f"+{duration_text(s.start_s)}"))
-            t = first
-            while t <= s.end_s + 1e-9:
-                out.append((self.x(t), f"+{duration_text(t)}" if t else "0"))
+        out: list[tuple[float, str, str]] = []
+        for i, s in enumerate(self.stretches):
+            if i:
+                out.append((s.x0, self.cuts[i - 1].label, "start"))
+            t = step if i else 0.0
+            while s.start_s + t <= s.end_s + 1e-9:
+                out.append((self.x(s.start_s + t), f"+{duration_text(t)}" if t else "0", "middle"))
                 t += step
         return out
 

@@ -76,7 +76,7 @@ class SvgTimeline:
     lanes: tuple[SvgLane, ...]
     bars: tuple[SvgBar, ...]
     marks: tuple[SvgMark, ...]
-    ticks: tuple[tuple[float, str], ...]
+    ticks: tuple[tuple[float, str, str], ...]  # x, label, text-anchor
     cuts: tuple[tuple[float, float, str], ...]  # x, width, "2 h 1 min later"
     summary: str
     rows: tuple[tuple[str, str, str], ...]  # the text alternative: (+time, lane, words)
@@ -102,7 +102,7 @@ def svg_timeline(timeline: Timeline, links: Mapping[str, str] | None = None) -> 
         for m in timeline.marks
     )
     cuts = tuple((PLOT_X + PLOT_W * c.x0, PLOT_W * (c.x1 - c.x0), c.label) for c in scale.cuts)
-    ticks = tuple((x_at, label) for x_at, label in _spaced(scale.ticks()))
+    ticks = tuple(_spaced(scale.ticks()))
     rows = tuple((f"+{duration_text(at)}", lane, words) for at, lane, words in timeline.items())
     height = AXIS_H + ROW_H * len(lanes) + 8
     return SvgTimeline(WIDTH, height, PLOT_X, PLOT_W, ROW_H, BAR_H, lanes, bars, marks, ticks,
@@ -125,13 +125,21 @@ def _bar(
     return SvgBar(bar.lane, bar.kind.value, x0, y, max(x1 - x0, MIN_BAR_W), h, title, href)
 
 
-def _spaced(ticks: list[tuple[float, str]], min_gap: float = 0.07) -> list[tuple[float, str]]:
-    """Ticks at least `min_gap` of the plot apart (labels must not overlap)."""
-    out: list[tuple[float, str]] = []
-    for at, label in ticks:
-        if not out or at - out[-1][0] >= min_gap:
-            out.append((at, label))
-    return [(PLOT_X + PLOT_W * at, label) for at, label in out]
+def _spaced(
+    ticks: list[tuple[float, str, str]], min_gap: float = 0.08
+) -> list[tuple[float, str, str]]:
+    """Ticks whose labels do not overlap: a label where the time resumes after a cut wins
+    over the round moments next to it (it is wider: twice the room after it)."""
+    out: list[tuple[float, str, str]] = []
+    for at, label, anchor in ticks:
+        room = min_gap * (2 if out and out[-1][2] == "start" else 1)
+        if anchor == "start":
+            while out and at - out[-1][0] < min_gap:
+                out.pop()
+        elif out and at - out[-1][0] < room:
+            continue
+        out.append((at, label, anchor))
+    return [(PLOT_X + PLOT_W * at, label, anchor) for at, label, anchor in out]
 
 
 def summary(timeline: Timeline) -> str:
