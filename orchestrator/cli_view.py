@@ -207,7 +207,7 @@ def print_one(saga: dict[str, Any]) -> None:
         console.print(f"error: {saga['error']}  (step {saga.get('failedStep')})")
     steps = Table("#", "step", "status", "attempts", "undo", "record", "error")
     for step in saga["steps"]:
-        counts = (str(step["index"]), step["name"], step["status"], str(step["attempts"]))
+        counts = (str(step["index"] + 1), step["name"], step["status"], str(step["attempts"]))
         steps.add_row(*counts, str(step["undoAttempts"]), step.get("recordId") or "",
                       step.get("error") or "")  # fmt: skip
     console.print(steps)

@@ -133,9 +133,10 @@ def chart(title: str, started: dict[tuple[int, str], int], now: datetime, per: i
         columns.append(Column(x + 1, max(width - 2, 1), f"{span}: {said}", tuple(parts)))
     totals = {s: sum(c[s] for c in sums) for s in STACK}
     first = now - timedelta(seconds=count * per * health.BUCKET_S)
+    since = f"{first:%H:%M}" if per == 1 else f"{first:%b %d %H:%M}"  # the day's: yesterday
     return Chart(title, tuple(reversed(columns)), sum(totals.values()),
                  tuple((s, n) for s, n in totals.items() if n), peak,
-                 f"{first:%H:%M}", f"{now:%H:%M} UTC")  # fmt: skip
+                 since, f"{now:%H:%M} UTC")  # fmt: skip
 
 
 def outcome_row(name: str, ended: list[health.Ended]) -> dict[str, Any]:

@@ -52,6 +52,8 @@ async def test_sagas_started_are_counted_per_five_minutes_by_their_status_now(ow
     assert started == {(0, "succeeded"): 2, (1, "compensated"): 1, (36, "running"): 1}
 
     hour, day = chart("h", started, NOW, 1), chart("d", started, NOW, 12)
+    assert (hour.first, hour.last) == ("11:00", "12:00 UTC")
+    assert (day.first, day.last) == ("Dec 01 12:00", "12:00 UTC")  # a day ago: said so
     assert hour.total == 3 and day.total == 4
     assert dict(day.by_status) == {"succeeded": 2, "compensated": 1, "running": 1}
     newest, before = hour.columns[-1], hour.columns[-2]  # drawn oldest (left) to newest
