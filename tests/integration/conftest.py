@@ -81,3 +81,11 @@ async def sqlite_db(sqlite_url):
     """The same on a SQLite file of this test's own."""
     async for engine in _with_schema(sqlite_url):
         yield engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def own_db(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    """On each database, one no other test writes to: every row in it is this test's."""
+    name = "sqlite_url" if request.param == "sqlite" else "own_pg_url"
+    async for engine in _with_schema(request.getfixturevalue(name)):
+        yield engine

@@ -12,21 +12,10 @@ import sqlalchemy as sa
 
 from orchestrator.console.health import chart, outcome_row, quantile
 from orchestrator.store import health
-from orchestrator.store.db import create_schema, make_engine
 from orchestrator.store.models import CrmEventRow, DeadLetterRow, OutboxRow
 from orchestrator.store.sql_store import SAGA
 
 NOW = datetime(2026, 12, 2, 12, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def own_db(request):
-    """A database no other test writes to: every row is counted."""
-    name = "sqlite_url" if request.param == "sqlite" else "own_pg_url"
-    engine = make_engine(request.getfixturevalue(name))
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def add_saga(db, flow: str, status: str, started_ago_s: float,

@@ -42,8 +42,10 @@ class HeldDealCrm(FakeSalesCrm):
 
 
 @pytest.fixture
-def db(any_db):
-    return any_db
+def db(own_db):
+    """A database of this test's own: a worker another test left running must not take its
+    steps over first (the takeover is what these tests make happen)."""
+    return own_db
 
 
 def engine_for(db, crm, holder: str) -> Engine:

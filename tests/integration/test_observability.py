@@ -55,16 +55,6 @@ def db(any_db):
     return any_db
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def own_db(request):
-    """A database no other test writes to: the table gauges count every row."""
-    name = "sqlite_url" if request.param == "sqlite" else "own_pg_url"
-    engine = make_engine(request.getfixturevalue(name))
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
-
-
 @pytest.fixture
 def json_log():
     """The service's real logging configuration, writing into a buffer; every line parsed."""
