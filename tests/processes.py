@@ -36,10 +36,11 @@ def free_port() -> int:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment without any salesaga setting, plus `extra`. CRM_SANDBOX is on unless
-    `extra` says otherwise: a backend without settings runs against the service's sandbox."""
+    `extra` says otherwise: a backend without settings runs against the service's sandbox.
+    Unbuffered output: a process killed at a test's end has written every line it logged."""
     env = {k: v for k, v in os.environ.items()
            if k not in SERVICE_VARS and not k.startswith(BACKEND_PREFIXES)}  # fmt: skip
-    return {**env, "CRM_SANDBOX": "true", **extra}
+    return {**env, "CRM_SANDBOX": "true", "PYTHONUNBUFFERED": "1", **extra}
 
 
 BACKEND_PREFIXES = ("ZOHO_", "ONAUTOMATE_", "POOLOGICS_", "RPCCRM_", "SMTP_", "CRM_")
