@@ -108,9 +108,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     worker_concurrency: int = 4  # Celery pool threads (or prefork processes) per worker
-    # Connections per process (as many again at a peak): API + N workers must stay under
-    # PostgreSQL's max_connections (100 by default).
-    db_pool_size: int = 5
+    # Connections kept per process (as many again at a peak, then closed): API + N workers must
+    # stay under PostgreSQL's max_connections (100 by default). 10: a worker's 10 sagas at once
+    # found 5 busy every other sale, and each overflow connection is a new server process.
+    db_pool_size: int = 10
     worker_sagas: int = 100  # sagas one worker process runs at once on its event loop
     heartbeat_s: float = 2.0  # how often a worker process says it is alive
     worker_dead_after_s: float = 8.0  # silent this long: dead, its steps are taken over

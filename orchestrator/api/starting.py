@@ -20,6 +20,7 @@ from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import KEY_REUSED, idempotency_key
 from orchestrator.intake import KeyReused, Parsed, json_body
 from orchestrator.saga.state import SagaStatus
+from orchestrator.store.endings import Watch
 from orchestrator.store.queries import saga_outcome
 
 
@@ -51,32 +52,46 @@ async def start_and_wait(
     """Start once per Idempotency-Key and caller (same key and body → the first saga; another
     → 409). Another caller's same key is another key."""
     key = idempotency_key(request.headers.get("Idempotency-Key"), caller.name)
-    started = await ctx.intake.start(parsed, actor=caller.actor, key=key)
-    if isinstance(started, KeyReused):
-        raise ApiError(409, KEY_REUSED, field="Idempotency-Key")
-    return await wait_for_end(ctx, started.saga_id, replayed=started.duplicate)
+    with ctx.endings.before_dispatch() as (watch, follow):
+        started = await ctx.intake.start(parsed, actor=caller.actor, key=key, on_new=follow)
+        if isinstance(started, KeyReused):
+            raise ApiError(409, KEY_REUSED, field="Idempotency-Key")
+        if started.duplicate:  # an earlier request's saga: it may have ended long ago
+            return await wait_for_end(ctx, started.saga_id, replayed=True)
+        return await _wait(ctx, started.saga_id, watch, replayed=False)
 
 
 async def wait_for_end(ctx: ApiContext, saga_id: uuid.UUID, *, replayed: bool) -> Outcome:
-    """The saga's end (status and error), or what it was doing when SYNC_WAIT_S ran out. The
-    saga exists already: a database that is down meanwhile is waited for, never an error.
-    Woken by the end's notification (orchestrator/store/endings.py), not by polling: the row is
-    read once now, once when woken, and every 5 s as the fallback."""
+    """The saga's end (status and error), or what it was doing when SYNC_WAIT_S ran out."""
+    with ctx.endings.watch(saga_id) as watch:
+        return await _wait(ctx, saga_id, watch, replayed=replayed)
+
+
+async def _wait(ctx: ApiContext, saga_id: uuid.UUID, watch: Watch, *, replayed: bool) -> Outcome:
+    """Learn the end from the notification that its commit sends (orchestrator/store/endings.py),
+    not by polling: the row is read first unless the watch began before the saga could end,
+    when woken without the outcome, and every 5 s as the fallback. The saga exists already: a
+    database that is down meanwhile is waited for, never an error."""
     deadline = time.monotonic() + ctx.deps.settings.sync_wait_s
     last, error = "pending", None
-    with ctx.endings.watch(saga_id) as ended:
-        while True:
-            ended.clear()
-            try:
-                seen = await saga_outcome(ctx.deps.db, saga_id)
-            except (DBAPIError, PoolTimeout, OSError):  # the database will be back, or free
-                seen = None
-            if seen is not None:
-                last, error = seen
-                if SagaStatus(last).terminal:
-                    return Outcome(saga_id, SagaStatus(last), replayed, last, error)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return Outcome(saga_id, None, replayed, last, error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ended.wait(), min(left, ctx.endings.interval_s))
+    read = not watch.early
+    while True:
+        watch.event.clear()
+        seen = await _outcome(ctx, saga_id) if read else watch.outcome
+        if seen is not None:
+            last, error = seen
+            if SagaStatus(last).terminal:
+                return Outcome(saga_id, SagaStatus(last), replayed, last, error)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return Outcome(saga_id, None, replayed, last, error)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(watch.event.wait(), min(left, ctx.endings.interval_s))
+        read = watch.outcome is None  # woken by the fallback or a new listening connection
+
+
+async def _outcome(ctx: ApiContext, saga_id: uuid.UUID) -> tuple[str, str | None] | None:
+    try:
+        return await saga_outcome(ctx.deps.db, saga_id)
+    except (DBAPIError, PoolTimeout, OSError):  # the database will be back, or free
+        return None

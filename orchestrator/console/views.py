@@ -155,7 +155,8 @@ def timeline_view(
 ) -> SvgTimeline:
     """The saga page's timeline; a step's lane and its successful attempt link to the record
     it made in the CRM (the first, for a step that makes several)."""
-    return svg_timeline(build_timeline(saga_json(detail)), step_links(detail, record_url))
+    timeline = build_timeline(saga_json(detail, records=False))
+    return svg_timeline(timeline, step_links(detail, record_url))
 
 
 def step_links(

@@ -40,8 +40,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         )
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    # LIFO: the connection used last goes out first, warm on the server (its plans cached, its
+    # process scheduled lately); a FIFO pool rotates every statement through all of them.
     engine = create_async_engine(
-        target, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
+        target, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, pool_use_lifo=True
     )
     sa.event.listen(engine.sync_engine, "checkout", _refuse_closed)
     return engine

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchestrator.saga.state import Change, Event, SagaState, StepState
+from orchestrator.store.endings import announcement
 
 SAGA_FIELDS = (
     "flow", "status", "input", "version", "error", "failed_step", "idempotency_key",
@@ -59,6 +60,7 @@ def apply_statement(change: Change, channel: str) -> tuple[str, dict[str, Any]]:
     notify = saga.status.terminal
     if notify:
         params["channel"] = channel
+        params["note"] = announcement(saga.id, saga.status.value, saga.error)
     sql = _apply_sql(bool(change.steps), bool(change.events), bool(change.notify), notify)
     return sql, params
 
@@ -92,7 +94,7 @@ def _apply_sql(steps: bool, events: bool, outbox: bool, notify: bool) -> str:
         parts.append(_insert_cte("ev", "saga_event", "events", _EVENT_FIELDS))
     if outbox:
         parts.append(_insert_cte("ob", "outbox", "outbox", _OUTBOX_FIELDS))
-    tail = "SELECT id, pg_notify(%(channel)s, id::text) FROM s" if notify else "SELECT id FROM s"
+    tail = "SELECT id, pg_notify(%(channel)s, %(note)s) FROM s" if notify else "SELECT id FROM s"
     return "WITH " + ", ".join(parts) + " " + tail
 
 

@@ -20,6 +20,7 @@ from orchestrator.saga.ports import DuplicateIdempotencyKey, StoreUnavailable
 from orchestrator.saga.state import Change, Event, SagaState, SagaStatus, StepState, StepStatus
 from orchestrator.store.db import single_statement
 from orchestrator.store.endings import CHANNEL as ENDED_CHANNEL
+from orchestrator.store.endings import announcement
 from orchestrator.store.models import OutboxRow, SagaEventRow, SagaRow, SagaStepRow
 from orchestrator.store.pg_writes import (
     SAGA_FIELDS,
@@ -149,7 +150,8 @@ class SqlSagaStore:
                 await conn.execute(sa.insert(OUTBOX), rows)
             if saga.status.terminal and conn.dialect.name == "postgresql":
                 # delivered at commit, to whoever waits for this saga (store/endings.py)
-                await conn.execute(sa.select(sa.func.pg_notify(ENDED_CHANNEL, str(saga.id))))
+                note = announcement(saga.id, saga.status.value, saga.error)
+                await conn.execute(sa.select(sa.func.pg_notify(ENDED_CHANNEL, note)))
         return True
 
     async def claim_due(

@@ -21,7 +21,11 @@ def page_json(page: SagaPage) -> dict[str, Any]:
     return {"items": items, "nextCursor": page.next_cursor}
 
 
-def saga_json(detail: SagaDetail, links: RecordUrl | None = None) -> dict[str, Any]:
+def saga_json(
+    detail: SagaDetail, links: RecordUrl | None = None, *, records: bool = True
+) -> dict[str, Any]:
+    """GET /sagas/{id}'s body; `records=False` leaves out the records' fates (the timeline
+    does not read them, and the console page has them from its own report)."""
     saga = detail.saga
     return {
         "id": str(saga.id),
@@ -35,7 +39,7 @@ def saga_json(detail: SagaDetail, links: RecordUrl | None = None) -> dict[str, A
         "createdAt": _iso(saga.created_at),
         "updatedAt": _iso(saga.updated_at),
         "finishedAt": _iso(saga.finished_at),
-        "records": _records(saga, links),
+        "records": _records(saga, links) if records else [],
         "steps": [_step(step) for step in saga.steps],
         "events": [_camel(event, drop=("saga_id",)) for event in detail.events],
         "notifications": [

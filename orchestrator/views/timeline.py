@@ -46,7 +46,6 @@ class Lane:
     title: str
     step: str | None = None
     undo: bool = False
-    index: int | None = None  # the step's position in the flow
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +56,6 @@ class Bar:
     end_s: float
     attempt: int | None
     text: str  # what happened, in words (the text alternative and the tooltip)
-
-    @property
-    def seconds(self) -> float:
-        return self.end_s - self.start_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +141,8 @@ def build_timeline(saga: Mapping[str, Any], now: datetime | None = None) -> Time
         b.close_wait(lane, end)
     steps = sorted(saga.get("steps") or (), key=lambda s: int(s.get("index", 0)))
     lanes = [Lane("saga", "saga")]
-    lanes += [Lane(f"step:{s['name']}", str(s["name"]), str(s["name"]), False, int(s["index"]))
-              for s in steps]  # fmt: skip
-    index = {str(s["name"]): int(s["index"]) for s in steps}
-    lanes += [Lane(key, f"undo {key[5:]}", key[5:], True, index.get(key[5:]))
-              for key in b.undo_lanes]  # fmt: skip
+    lanes += [Lane(f"step:{s['name']}", str(s["name"]), str(s["name"])) for s in steps]
+    lanes += [Lane(key, f"undo {key[5:]}", key[5:], True) for key in b.undo_lanes]
     failed_step = saga.get("failedStep")
     if failed_step:
         b.failed.add(f"step:{failed_step}")

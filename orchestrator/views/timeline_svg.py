@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from orchestrator.views.timeline import BAD_BARS, Bar, BarKind, MarkKind, Timeline, duration_text
+from orchestrator.views.timeline import (
+    BAD_BARS,
+    Bar,
+    BarKind,
+    Lane,
+    MarkKind,
+    Timeline,
+    duration_text,
+)
 from orchestrator.views.timeline_scale import make_scale
 
 WIDTH = 1000
@@ -96,7 +104,8 @@ def svg_timeline(timeline: Timeline, links: Mapping[str, str] | None = None) -> 
                 links.get(lane.step) if lane.step and not lane.undo else None)
         for lane in timeline.lanes
     )  # fmt: skip
-    bars = tuple(_bar(bar, x, ys, links, timeline) for bar in timeline.bars)
+    by_key = {lane.key: lane for lane in timeline.lanes}
+    bars = tuple(_bar(bar, x, ys, links, by_key) for bar in timeline.bars)
     marks = tuple(
         SvgMark(m.lane, m.kind.value, x(m.at_s), ys[m.lane] + ROW_H / 2, SYMBOLS[m.kind], m.text)
         for m in timeline.marks
@@ -114,10 +123,10 @@ def _bar(
     x: Callable[[float], float],
     ys: Mapping[str, float],
     links: Mapping[str, str],
-    timeline: Timeline,
+    lanes: Mapping[str, Lane],
 ) -> SvgBar:
     x0, x1 = x(bar.start_s), x(bar.end_s)
-    lane = next(lane for lane in timeline.lanes if lane.key == bar.lane)
+    lane = lanes[bar.lane]
     href = links.get(lane.step) if lane.step and bar.kind is BarKind.RAN else None
     h = WAIT_H if bar.kind is BarKind.WAIT else BAR_H
     y = ys[bar.lane] + (ROW_H - h) / 2
