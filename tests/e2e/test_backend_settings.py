@@ -5,6 +5,7 @@ served unless CRM_SANDBOX asks for it."""
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
@@ -27,9 +28,11 @@ def test_partial_settings_refuse_to_start_naming_the_missing_variable(tmp_path):
     commands = [("serve",), ("worker", "--no-beat"), ("consume",), ("recover",),
                 ("messages", "replay", "1"),
                 ("sagas", "retry", "00000000-0000-0000-0000-000000000000")]  # fmt: skip
-    for command in commands:
-        done = start(*command, DATABASE_URL=database, BROKER_URL="redis://127.0.0.1:6379/14",
-                     **PARTIAL)  # fmt: skip
+    env = {"DATABASE_URL": database, "BROKER_URL": "redis://127.0.0.1:6379/14", **PARTIAL}
+    with ThreadPoolExecutor(len(commands)) as pool:  # side by side: each start-up takes seconds
+        runs = [pool.submit(start, *command, **env) for command in commands]
+    for command, run in zip(commands, runs, strict=True):
+        done = run.result()
         assert done.returncode == 2, (command, done.stderr)
         assert "ZOHO_REFRESH_TOKEN not set" in done.stderr, command
         assert "very-secret-value" not in done.stderr + done.stdout
