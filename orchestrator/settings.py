@@ -108,9 +108,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     worker_concurrency: int = 4  # Celery pool threads (or prefork processes) per worker
-    # Connections kept per process (as many again at a peak, then closed): API + N workers must
-    # stay under PostgreSQL's max_connections (100 by default). 10: a worker's 10 sagas at once
-    # found 5 busy every other sale, and each overflow connection is a new server process.
+    # Connections per process, never more (a statement waits for a free one): API + N workers
+    # must stay under PostgreSQL's max_connections (100 by default). 10: a worker running 100
+    # sagas keeps about 9 statements in flight at c = 100 (docs/performance.md).
     db_pool_size: int = 10
     worker_sagas: int = 100  # sagas one worker process runs at once on its event loop
     heartbeat_s: float = 2.0  # how often a worker process says it is alive

@@ -1,6 +1,7 @@
 """What a level cost: CPU seconds and peak RSS per process (psutil), PostgreSQL's CPU (its
-processes, the engine's own backends picked out by the database name in their title), commits
-from pg_stat_database, and SQL statements counted by the hooks/ sitecustomize."""
+processes, the engine's own backends picked out by the database name in their title, and the
+backends that exited meanwhile, as the postmaster reaped them), commits from pg_stat_database,
+and SQL statements counted by the hooks/ sitecustomize."""
 
 from __future__ import annotations
 
@@ -69,6 +70,23 @@ def postgres_cpu(database: str) -> dict[int, tuple[float, bool]]:
     return seen
 
 
+def postgres_reaped_cpu() -> float:
+    """CPU seconds of the postgres processes that have exited, as their parent, the
+    postmaster, reaped them: a backend that lived between two snapshots (a connection a pool
+    made and closed again) is in no snapshot's process list."""
+    total = 0.0
+    for proc in postgres_processes():
+        try:
+            parent = proc.parent()
+            if parent is not None and parent.name() == "postgres":
+                continue  # a backend or helper: the postmaster is the one with another parent
+            times = proc.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        total += times.children_user + times.children_system
+    return total
+
+
 def db_counters(database: str) -> dict[str, int]:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         row = conn.execute(
@@ -96,6 +114,7 @@ class Snapshot:
     at: float
     cpu: dict[str, float]
     postgres: dict[int, tuple[float, bool]]
+    postgres_reaped: float  # CPU seconds of exited postgres processes so far
     counters: dict[str, int]
     statements: int | None
 
@@ -116,6 +135,7 @@ class Probe:
             at=time.perf_counter(),
             cpu={name: tree_cpu_s(pid) for name, pid in self.pids.items()},
             postgres=postgres_cpu(self.database) if self.database else {},
+            postgres_reaped=postgres_reaped_cpu() if self.database else 0.0,
             counters=db_counters(self.database) if self.database else {},
             statements=statement_count(self.statements_dir),
         )
@@ -173,8 +193,14 @@ def cost(before: Snapshot, after: Snapshot, sales: int) -> dict[str, Any]:
         spent = seconds - before.postgres.get(pid, (0.0, own))[0]
         pg_all += spent
         pg_own += spent if own else 0.0
+    # Exited during the level: their CPU from the last reading before they went was counted
+    # above at `before` and is in the reaped total too, so count only what they added since.
+    gone = sum(seconds for pid, (seconds, _own) in before.postgres.items()
+               if pid not in after.postgres)  # fmt: skip
+    exited = max(0.0, after.postgres_reaped - before.postgres_reaped - gone)
     cpu["postgres_own"] = round(pg_own * 1000 / per, 3)
-    cpu["postgres_all"] = round(pg_all * 1000 / per, 3)
+    cpu["postgres_exited"] = round(exited * 1000 / per, 3)
+    cpu["postgres_all"] = round((pg_all + exited) * 1000 / per, 3)
     result: dict[str, Any] = {"cpu_ms_per_sale": cpu, "window_s": round(after.at - before.at, 3)}
     if not after.counters:  # no database: no SQL at all
         return result | {"commits_per_sale": 0.0, "statements_per_sale": 0.0}

@@ -40,10 +40,13 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         )
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    # LIFO: the connection used last goes out first, warm on the server (its plans cached, its
-    # process scheduled lately); a FIFO pool rotates every statement through all of them.
+    # A fixed pool, no overflow: a connection opened for a peak and closed after one statement
+    # is a new server process each time (measured at c = 100: 0.46 new backends a sale, 14 ms
+    # of PostgreSQL's CPU a sale in process start-ups); waiting a few ms for a free connection
+    # costs nothing. No code path holds one connection while it asks for another. LIFO: the
+    # connection used last goes out first, warm on the server; FIFO rotates through them all.
     engine = create_async_engine(
-        target, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, pool_use_lifo=True
+        target, pool_size=pool_size, max_overflow=0, pool_recycle=1800, pool_use_lifo=True
     )
     sa.event.listen(engine.sync_engine, "checkout", _refuse_closed)
     return engine
