@@ -21,10 +21,13 @@ from tests.tcp_proxy import tcp_proxy
 from tests.zoho_sandbox import running_sandbox, zoho_env
 
 REDIS_10 = REDIS_URL.rsplit("/", 1)[0] + "/10"
+# Above read_replies' XREAD block of 60 s: redis-py 8 gives up on a socket silent for 5 s by
+# default, which failed this test whenever the first reply took longer (a slow start-up).
+READ_TIMEOUT_S = 90
 
 
 def test_the_consume_command_takes_entries_written_before_it_started(tmp_path):
-    client = redis.Redis.from_url(REDIS_10)
+    client = redis.Redis.from_url(REDIS_10, socket_timeout=READ_TIMEOUT_S)
     client.flushdb()
     ids = [f"order-{uuid.uuid4()}" for _ in range(3)]
     for message_id in ids:  # written while no consumer, no group exists
@@ -65,7 +68,7 @@ def wait_until(check, timeout_s: float, what: str, log) -> None:
 
 
 def test_entries_a_killed_consumer_left_pending_are_claimed_by_another_and_sold_once(tmp_path):
-    client = redis.Redis.from_url(REDIS_10)
+    client = redis.Redis.from_url(REDIS_10, socket_timeout=READ_TIMEOUT_S)
     client.flushdb()
     log = tmp_path / "processes.log"
     with migrated_database() as database_url, running_sandbox() as sandbox, \

@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args(argv)
 
-    client = redis.Redis.from_url(args.redis)
+    # above XREAD's block: redis-py 8 gives up on a silent socket after 5 s by default
+    client = redis.Redis.from_url(args.redis, socket_timeout=args.timeout + 30)
     fields: dict[str, str] = dict(item.split("=", 1) for item in args.raw_field)
     if args.task:
         fields["task"] = args.task
