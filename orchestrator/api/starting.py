@@ -20,6 +20,7 @@ from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import KEY_REUSED, idempotency_key
 from orchestrator.intake import KeyReused, Parsed, json_body
 from orchestrator.saga.state import SagaStatus
+from orchestrator.store.endings import Outcome as Told
 from orchestrator.store.endings import Watch
 from orchestrator.store.queries import saga_outcome
 
@@ -90,7 +91,7 @@ async def _wait(ctx: ApiContext, saga_id: uuid.UUID, watch: Watch, *, replayed: 
         read = watch.outcome is None  # woken by the fallback or a new listening connection
 
 
-async def _outcome(ctx: ApiContext, saga_id: uuid.UUID) -> tuple[str, str | None] | None:
+async def _outcome(ctx: ApiContext, saga_id: uuid.UUID) -> Told | None:
     try:
         return await saga_outcome(ctx.deps.db, saga_id)
     except (DBAPIError, PoolTimeout, OSError):  # the database will be back, or free

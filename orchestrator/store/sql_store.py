@@ -20,7 +20,6 @@ from orchestrator.saga.ports import DuplicateIdempotencyKey, StoreUnavailable
 from orchestrator.saga.state import Change, Event, SagaState, SagaStatus, StepState, StepStatus
 from orchestrator.store.db import single_statement
 from orchestrator.store.endings import CHANNEL as ENDED_CHANNEL
-from orchestrator.store.endings import announcement
 from orchestrator.store.models import OutboxRow, SagaEventRow, SagaRow, SagaStepRow
 from orchestrator.store.pg_writes import (
     SAGA_FIELDS,
@@ -148,10 +147,6 @@ class SqlSagaStore:
             if change.notify:
                 rows = [_outbox_values(saga, kind) for kind in change.notify]
                 await conn.execute(sa.insert(OUTBOX), rows)
-            if saga.status.terminal and conn.dialect.name == "postgresql":
-                # delivered at commit, to whoever waits for this saga (store/endings.py)
-                note = announcement(saga.id, saga.status.value, saga.error)
-                await conn.execute(sa.select(sa.func.pg_notify(ENDED_CHANNEL, note)))
         return True
 
     async def claim_due(
