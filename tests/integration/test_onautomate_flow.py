@@ -23,9 +23,9 @@ INPUT = {"title": "Lost answer", "stageId": STAGE_NEW, "status": "open", "contac
 async def deps(sqlite_url, tmp_path):
     with running_onautomate_sandbox() as sandbox:
         settings = Settings(
-            database_url=sqlite_url, crms={"onautomate": sandbox.settings(read_timeout_s=0.3)},
+            database_url=sqlite_url, crms={"onautomate": sandbox.settings(read_timeout_s=1.0)},
             mail_backend="sink", mail_sink_dir=str(tmp_path / "mail"), retry_base_s=0.05,
-            retry_cap_s=0.2, ambiguous_wait_s=1.0,
+            retry_cap_s=0.2, ambiguous_wait_s=2.0,
         )  # fmt: skip
         built = await build_deps(settings)
         yield built, sandbox
@@ -40,7 +40,7 @@ async def run(deps, saga_id):
 
 async def test_a_create_whose_answer_was_lost_makes_one_opportunity(deps):
     deps, sandbox = deps
-    sandbox.state.faults.delay(0.8, operation="create")  # served after the client gave up
+    sandbox.state.faults.delay(1.6, operation="create")  # served after the client gave up
     request = OpportunityInput.model_validate(INPUT).to_input()
     saga = await deps.engine.start(FLOW_NAME, request)
 

@@ -28,9 +28,9 @@ def no_dispatch(saga_id, delay_s=0.0):
 async def test_a_lead_whose_answer_was_lost_is_adopted_from_its_event(sqlite_url, tmp_path):
     with running_poologics_sandbox() as sandbox:
         settings = Settings(
-            database_url=sqlite_url, crms={"poologics": sandbox.settings(read_timeout_s=0.3)},
+            database_url=sqlite_url, crms={"poologics": sandbox.settings(read_timeout_s=1.0)},
             mail_backend="sink", mail_sink_dir=str(tmp_path / "mail"), webhook_secret=SECRET,
-            retry_base_s=0.05, retry_cap_s=0.2, ambiguous_wait_s=1.5,
+            retry_base_s=0.05, retry_cap_s=0.2, ambiguous_wait_s=2.5,
             api_keys="k-client-key-for-tests-0",
         )  # fmt: skip
         deps = await build_deps(settings)
@@ -43,7 +43,7 @@ async def test_a_lead_whose_answer_was_lost_is_adopted_from_its_event(sqlite_url
                     "new_opportunity", f"{url}/hooks/poologics/new_opportunity/{SECRET}"
                 )
                 await crm.aclose()
-                sandbox.state.faults.delay(0.8, operation="create_lead")  # served, answer lost
+                sandbox.state.faults.delay(1.6, operation="create_lead")  # served, answer lost
                 saga = await deps.engine.start(FLOW_NAME, LeadInput.model_validate(LEAD).to_input())
                 while (wakeup := await deps.engine.advance(saga.id)) is not None:
                     await asyncio.sleep(wakeup.after_s)

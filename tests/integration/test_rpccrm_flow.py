@@ -39,9 +39,9 @@ def server():
 async def env(server, sqlite_url, tmp_path):
     server.state.reset()
     settings = Settings(
-        database_url=sqlite_url, crms={"rpccrm": server.settings(read_timeout_s=0.3)},
+        database_url=sqlite_url, crms={"rpccrm": server.settings(read_timeout_s=1.0)},
         mail_backend="sink", mail_sink_dir=str(tmp_path / "mail"), retry_base_s=0.05,
-        retry_cap_s=0.2, ambiguous_wait_s=1.0,
+        retry_cap_s=0.2, ambiguous_wait_s=2.0,
     )  # fmt: skip
     deps = await build_deps(settings)
     yield deps, server, tmp_path / "mail"
@@ -179,7 +179,7 @@ async def test_a_token_expiring_mid_saga_logs_in_once_more(env):
 
 async def test_a_lost_create_answer_makes_one_opportunity(env):
     deps, sandbox, _ = env
-    sandbox.state.faults.delay(0.8, method="CreateOpportunity")  # stored after we gave up
+    sandbox.state.faults.delay(1.6, method="CreateOpportunity")  # stored after we gave up
     final = await run(deps, SALE)
     assert final.status is SagaStatus.SUCCEEDED, final.error
     assert len(mine(sandbox.state.opportunities(), f"salesaga-{final.id}")) == 1
@@ -192,7 +192,7 @@ async def test_a_lost_create_answer_makes_one_opportunity(env):
 
 async def test_a_lost_product_answer_makes_one_product(env):
     deps, sandbox, _ = env
-    sandbox.state.faults.delay(0.8, method="CreateProduct")
+    sandbox.state.faults.delay(1.6, method="CreateProduct")
     final = await run(deps, SALE)
     assert final.status is SagaStatus.SUCCEEDED, final.error
     assert len([p for p in sandbox.state.products() if p["sku"] == "SKU-LAMP"]) == 1
