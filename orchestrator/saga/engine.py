@@ -2,7 +2,9 @@
 
 Every move is claimed in the state table (compare-and-set on the saga's version, with a lease)
 before any CRM call and recorded after it, so a crash at any point is recovered from the table
-alone. Must not import celery, httpx, sqlmodel or fastapi: it talks to ports.
+alone. What each outcome does to the rows is saga.outcomes (pure); this module does the I/O:
+claims, CRM calls through the flow's steps, commits. Must not import celery, httpx, sqlmodel or
+fastapi: it talks to ports.
 """
 
 from __future__ import annotations
@@ -12,28 +14,20 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from orchestrator.crm.errors import (
-    CrmError,
-    OutcomeUnknown,
-    PermanentCrmError,
-    error_code,
-    error_message,
-    retry_after,
-)
+from orchestrator.crm.errors import CrmError
+from orchestrator.saga import outcomes
 from orchestrator.saga.actions import Action, ActionRefused, plan
 from orchestrator.saga.carry import CARRY as _CARRY
 from orchestrator.saga.carry import Carried
 from orchestrator.saga.codec import from_json, to_json
-from orchestrator.saga.definition import Flow, Step, StepContext, UndoKind
+from orchestrator.saga.definition import Flow, Step, StepContext
 from orchestrator.saga.errors import BackendOff, FlowNotFound, SagaNotFound
 from orchestrator.saga.policy import DEFAULT_RETRY, DEFAULT_UNDO_RETRY, RetryPolicy
 from orchestrator.saga.ports import Clock, SagaStore, StoreUnavailable, utc_now
 from orchestrator.saga.shape import check_steps, undo_specs
-from orchestrator.saga.shape import record_id as _record_id
-from orchestrator.saga.shape import wrote_nothing as _wrote_nothing
 from orchestrator.saga.state import (
     Change,
     Done,
@@ -117,10 +111,10 @@ class Engine:
             created_at=now,
             updated_at=now,
             wake_at=now,
-            deadline_at=now + _seconds(deadline_s) if deadline_s is not None else None,
+            deadline_at=now + outcomes.seconds(deadline_s) if deadline_s is not None else None,
             steps=[StepState(index=i, name=step.name) for i, step in enumerate(flow.steps)],
         )
-        expiry = now - _seconds(self.idempotency_ttl_s)
+        expiry = now - outcomes.seconds(self.idempotency_ttl_s)
         await self.store.create(saga, Event("saga.created", actor=actor), keys_expire_before=expiry)
         return saga
 
@@ -172,7 +166,9 @@ class Engine:
         touched = plan(action, saga, flow, now, comment)
         if action is Action.RETRY:
             deadline_s = flow.deadline_s if flow.deadline_s is not None else self.deadline_s
-            saga.deadline_at = now + _seconds(deadline_s) if deadline_s is not None else None
+            saga.deadline_at = (
+                now + outcomes.seconds(deadline_s) if deadline_s is not None else None
+            )
         detail = {"comment": comment} if comment else {}
         if not await self._commit(
             saga, touched, Event(f"operator.{action}", None, None, detail, actor)
@@ -183,7 +179,7 @@ class Engine:
     async def claim_due(self, limit: int = 500) -> Sequence[uuid.UUID]:
         """Sagas a worker should look at now; each is held back from the next sweep for a while."""
         now = self.clock()
-        return await self.store.claim_due(now, limit, now + _seconds(self.recover_hold_s))
+        return await self.store.claim_due(now, limit, now + outcomes.seconds(self.recover_hold_s))
 
     # --- moves ---------------------------------------------------------------------------------
 
@@ -211,12 +207,7 @@ class Engine:
             output, adopted = await self._find_or_run(step, ctx, bound.deps, row.attempts)
         except Exception as exc:
             return await self._step_failed(saga, step, row, exc)
-        row.status, row.output = StepStatus.SUCCEEDED, to_json(step.output, output)
-        row.error = row.error_code = None
-        row.finished_at, row.lease_until, row.retry_at = self.clock(), None, None
-        row.holder = None
-        detail = {"adopted": adopted, "record_id": _record_id(output)}
-        succeeded = Event("step.succeeded", step.name, row.attempts, detail)
+        succeeded = outcomes.step_succeeded(step, row, output, adopted, self.clock())
         carried = _CARRY.get()
         if carried is not None and carried.saga_id == saga.id:
             carried.add(row, succeeded)  # written with the next move's claim: one transaction
@@ -236,38 +227,17 @@ class Engine:
     async def _step_failed(
         self, saga: SagaState, step: Step[Any, Any, Any], row: StepState, exc: Exception
     ) -> bool:
-        transient = not isinstance(exc, PermanentCrmError)
         if not isinstance(exc, CrmError):
             log.exception("step %s of saga %s raised", step.name, saga.id)
         policy = step.retry or self.retry
-        row.error, row.error_code, row.lease_until = error_message(exc), error_code(exc), None
-        detail = {"error": row.error, "code": row.error_code, "transient": transient}
-        # tries cut off by a dead or stopped worker were no fault of the step
-        if transient and not policy.exhausted(row.attempts - row.interrupted):
-            delay = policy.delay(row.attempts, retry_after(exc))
-            if isinstance(exc, OutcomeUnknown):
-                delay = max(delay, self.ambiguous_wait_s)
-            row.status, row.retry_at = StepStatus.RETRY_WAIT, self.clock() + _seconds(delay)
-            event = Event("step.retry", step.name, row.attempts, {**detail, "delay_s": delay})
-            return await self._commit(saga, row, event)
-        row.status, row.finished_at = StepStatus.FAILED, self.clock()
-        # a try may have landed unseen, or a step writing several wrote some before it failed
-        row.maybe_created = transient or row.attempts > 1 or step.leftovers is not None
-        saga.status, saga.failed_step = SagaStatus.COMPENSATING, step.name
-        saga.error = f"{step.name}: {row.error}"
-        failed = Event("step.failed", step.name, row.attempts, detail)
-        return await self._commit(saga, row, failed, Event("saga.compensating"))
+        events = outcomes.step_failed(
+            saga, step, row, exc, policy, self.ambiguous_wait_s, self.clock()
+        )
+        return await self._commit(saga, row, *events)
 
     async def _give_up(self, saga: SagaState, step: Step[Any, Any, Any], row: StepState) -> bool:
-        row.status, row.finished_at, row.retry_at = StepStatus.FAILED, self.clock(), None
-        row.maybe_created = row.attempts > 0  # an earlier try may have landed unseen
-        saga.status, saga.failed_step = SagaStatus.COMPENSATING, step.name
-        saga.error = f"{step.name}: deadline exceeded" + (
-            f" (last error: {row.error})" if row.error else ""
-        )
-        detail = {"error": saga.error, "code": "DEADLINE_EXCEEDED"}
-        failed = Event("step.failed", step.name, row.attempts, detail)
-        return await self._commit(saga, row, failed, Event("saga.compensating"))
+        events = outcomes.deadline_passed(saga, step, row, self.clock())
+        return await self._commit(saga, row, *events)
 
     async def _undo(self, saga: SagaState, bound: BoundFlow, index: int) -> bool:
         step, row = bound.flow.steps[index], saga.steps[index]
@@ -284,13 +254,7 @@ class Engine:
                 await step.undo(ctx, bound.deps, record)
         except Exception as exc:
             return await self._undo_failed(saga, bound.flow, step, row, exc)
-        row.status = StepStatus.COMPENSATED if record is not None else StepStatus.NOTHING_TO_UNDO
-        row.finished_at, row.lease_until, row.retry_at = self.clock(), None, None
-        kind = "undo.succeeded" if record is not None else "undo.nothing_found"
-        says = step.undo_says
-        detail: dict[str, object] = {"record_id": _record_id(record),
-                                     "undo": says.value if says else None}  # fmt: skip
-        return await self._commit(saga, row, Event(kind, step.name, row.undo_attempts, detail))
+        return await self._commit(saga, row, outcomes.undone(step, row, record, self.clock()))
 
     async def _leave_for_operator(
         self, saga: SagaState, bound: BoundFlow, step: Step[Any, Any, Any], row: StepState
@@ -305,13 +269,7 @@ class Engine:
                 return await self._undo_failed(saga, bound.flow, step, row, exc)
             if found is not None:
                 row.output = to_json(step.output, found)
-        if _wrote_nothing(step, row) or (row.output is None and finder is not None):
-            row.status = StepStatus.NOTHING_TO_UNDO  # e.g. a create it skipped or never made
-            return await self._commit(saga, row, Event("undo.nothing_found", step.name))
-        row.status = StepStatus.LEFT_FOR_OPERATOR
-        detail = {"undo": UndoKind.NONE, "record_id": _record_id(row.output)}
-        event = Event("undo.left_for_operator", step.name, None, detail)
-        return await self._commit(saga, row, event)
+        return await self._commit(saga, row, outcomes.left_behind(step, row, finder is not None))
 
     async def _record_to_undo(
         self, step: Step[Any, Any, Any], row: StepState, ctx: StepContext[Any], deps: Any
@@ -337,16 +295,8 @@ class Engine:
         if not isinstance(exc, CrmError):
             log.exception("undo of %s in saga %s raised", step.name, saga.id)
         policy = flow.undo_retry or self.undo_retry
-        row.error, row.error_code, row.lease_until = error_message(exc), error_code(exc), None
-        detail = {"error": row.error, "code": row.error_code}
-        if not policy.exhausted(row.undo_attempts):
-            delay = policy.delay(row.undo_attempts, retry_after(exc))
-            row.status, row.retry_at = StepStatus.UNDO_RETRY_WAIT, self.clock() + _seconds(delay)
-            event = Event("undo.retry", step.name, row.undo_attempts, {**detail, "delay_s": delay})
-            return await self._commit(saga, row, event)
-        row.status, row.finished_at = StepStatus.COMPENSATION_FAILED, self.clock()
         return await self._commit(
-            saga, row, Event("undo.failed", step.name, row.undo_attempts, detail)
+            saga, row, outcomes.undo_failed(step, row, exc, policy, self.clock())
         )
 
     async def _finish(self, saga: SagaState, status: SagaStatus) -> bool:
@@ -364,11 +314,7 @@ class Engine:
     # --- bookkeeping ---------------------------------------------------------------------------
 
     def _claim(self, row: StepState, status: StepStatus) -> None:
-        now = self.clock()
-        row.status, row.retry_at = status, None
-        row.started_at = row.started_at or now
-        row.lease_until = now + _seconds(self.lease_s)
-        row.holder = self.holder
+        outcomes.claimed(row, status, self.clock(), self.lease_s, self.holder)
 
     async def _commit(
         self,
@@ -429,7 +375,3 @@ class Engine:
 
     def _seconds_until(self, at: datetime) -> float:
         return max(0.0, (at - self.clock()).total_seconds())
-
-
-def _seconds(value: float) -> timedelta:
-    return timedelta(seconds=value)
