@@ -45,6 +45,7 @@ from orchestrator.backends.onautomate.sandbox.data import (
     SandboxState,
 )
 from orchestrator.backends.onautomate.sandbox.faults import Fault, Operation, fault_reply
+from orchestrator.backends.sandbox_app import control_routes, sandbox_app
 from orchestrator.backends.sandbox_pages import html_document, record_page
 
 JSON_TYPE = "application/json"
@@ -248,7 +249,7 @@ def _page_html(found: Record, stage: str | None) -> str:
 
 # --- control routes (not OnAutomate) ------------------------------------------------------------
 
-control = APIRouter()
+control = control_routes(Fault, reply)  # + POST /faults, GET /records
 
 
 class ResetOptions(BaseModel):
@@ -256,24 +257,11 @@ class ResetOptions(BaseModel):
     allow_duplicates: bool = False
 
 
-@control.post("/faults")
-async def add_fault(request: Request, fault: Fault) -> Response:
-    state = _state(request)
-    state.faults.add(fault)
-    return reply(200, {"pending": state.faults.pending()})
-
-
 @control.post("/reset")
 async def reset(request: Request, options: ResetOptions | None = None) -> Response:
     allow = options is not None and options.allow_duplicates
     _state(request).reset(allow_duplicates=allow)
     return reply(200, {"reset": True, "allow_duplicates": allow})
-
-
-@control.get("/records")
-async def all_records(request: Request) -> Response:
-    state = _state(request)
-    return reply(200, state.snapshot() | {"faults": state.faults.pending()})
 
 
 # --- the app ------------------------------------------------------------------------------------
@@ -294,11 +282,10 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 def create_sandbox_app(state: SandboxState | None = None) -> FastAPI:
     """The sandbox app; its state is `app.state.sandbox` (a fresh seeded one by default)."""
-    app = FastAPI(title="OnAutomate sandbox", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.sandbox = state if state is not None else SandboxState()
-    app.add_exception_handler(Rejected, _rejected)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.include_router(api)
-    app.include_router(ui)
-    app.include_router(control, prefix="/__sandbox__")
-    return app
+    return sandbox_app(
+        "OnAutomate sandbox",
+        state if state is not None else SandboxState(),
+        [(api, ""), (ui, "")],
+        control,
+        {Rejected: _rejected, StarletteHTTPException: _http_error},
+    )

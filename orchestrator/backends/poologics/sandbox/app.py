@@ -45,6 +45,7 @@ from orchestrator.backends.poologics.sandbox.data import (
     SandboxState,
 )
 from orchestrator.backends.poologics.sandbox.faults import Fault, Operation, fault_reply
+from orchestrator.backends.sandbox_app import control_routes, sandbox_app
 from orchestrator.backends.sandbox_pages import html_document, record_page
 
 JSON_TYPE = "application/json"
@@ -190,14 +191,7 @@ async def ui_page(request: Request, model: str, record_id: str) -> Response:
 
 # --- control routes (not Poologics) -------------------------------------------------------------
 
-control = APIRouter()
-
-
-@control.post("/faults")
-async def add_fault(request: Request, fault: Fault) -> Response:
-    state = _state(request)
-    state.faults.add(fault)
-    return reply(200, {"pending": state.faults.pending()})
+control = control_routes(Fault, reply)  # + POST /faults, GET /records
 
 
 @control.post("/reset")
@@ -210,12 +204,6 @@ async def reset(request: Request) -> Response:
 async def revoke_key(request: Request) -> Response:
     _state(request).revoke_key()
     return reply(200, {"revoked": True})
-
-
-@control.get("/records")
-async def all_records(request: Request) -> Response:
-    state = _state(request)
-    return reply(200, state.snapshot() | {"faults": state.faults.pending()})
 
 
 # --- the app ------------------------------------------------------------------------------------
@@ -237,11 +225,10 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 def create_sandbox_app(state: SandboxState | None = None) -> FastAPI:
     """The sandbox app; its state is `app.state.sandbox` (a fresh seeded one by default)."""
-    app = FastAPI(title="Poologics sandbox", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.sandbox = state if state is not None else SandboxState()
-    app.add_exception_handler(Rejected, _rejected)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.include_router(api)
-    app.include_router(ui)
-    app.include_router(control, prefix="/__sandbox__")
-    return app
+    return sandbox_app(
+        "Poologics sandbox",
+        state if state is not None else SandboxState(),
+        [(api, ""), (ui, "")],
+        control,
+        {Rejected: _rejected, StarletteHTTPException: _http_error},
+    )

@@ -47,6 +47,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from orchestrator.backends.rpccrm.sandbox.data import Record, Refused, SandboxState
 from orchestrator.backends.rpccrm.sandbox.faults import Fault, fault_reply, http_message
 from orchestrator.backends.rpccrm.wire import AUTH_GROUP, GROUPS, UNAUTHENTICATED
+from orchestrator.backends.sandbox_app import control_routes, sandbox_app
 from orchestrator.backends.sandbox_pages import html_document, record_page
 
 JSON_TYPE = "application/json"
@@ -149,14 +150,7 @@ async def ui_page(request: Request, kind: str, record_id: str) -> Response:
 
 # --- control routes (not the CRM) ---------------------------------------------------------------
 
-control = APIRouter()
-
-
-@control.post("/faults")
-async def add_fault(request: Request, fault: Fault) -> Response:
-    state = _state(request)
-    state.faults.add(fault)
-    return reply(200, {"pending": state.faults.pending()})
+control = control_routes(Fault, reply)  # + POST /faults, GET /records
 
 
 @control.post("/reset")
@@ -169,12 +163,6 @@ async def reset(request: Request) -> Response:
 async def expire_tokens(request: Request) -> Response:
     _state(request).expire_tokens()
     return reply(200, {"expired": True})
-
-
-@control.get("/records")
-async def all_records(request: Request) -> Response:
-    state = _state(request)
-    return reply(200, state.snapshot() | {"faults": state.faults.pending()})
 
 
 # --- the app ------------------------------------------------------------------------------------
@@ -193,11 +181,10 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 def create_sandbox_app(state: SandboxState | None = None) -> FastAPI:
     """The sandbox app; its state is `app.state.sandbox` (a fresh seeded one by default)."""
-    app = FastAPI(title="RPC CRM sandbox", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.sandbox = state if state is not None else SandboxState()
-    app.add_exception_handler(Refused, _refused)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.include_router(api)
-    app.include_router(ui)
-    app.include_router(control, prefix="/__sandbox__")
-    return app
+    return sandbox_app(
+        "RPC CRM sandbox",
+        state if state is not None else SandboxState(),
+        [(api, ""), (ui, "")],
+        control,
+        {Refused: _refused, StarletteHTTPException: _http_error},
+    )

@@ -36,6 +36,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from orchestrator.backends.sandbox_app import control_routes, sandbox_app
 from orchestrator.backends.zoho.sandbox.coql import (
     CoqlError,
     comparable,
@@ -285,7 +286,7 @@ async def delete_record(request: Request, module: str, record_id: str) -> Respon
 
 # --- control routes (not Zoho) ------------------------------------------------------------------
 
-control = APIRouter()
+control = control_routes(Fault, reply)  # + POST /faults, GET /records
 
 
 class RevokeOptions(BaseModel):
@@ -298,13 +299,6 @@ class ResetOptions(BaseModel):
     refresh_limit: int | None = Field(default=None, ge=0)
     token_ttl_s: int | None = Field(default=None, ge=1)
     search_lag_s: float | None = Field(default=None, ge=0.0)
-
-
-@control.post("/faults")
-async def add_fault(request: Request, fault: Fault) -> Response:
-    state = _state(request)
-    state.faults.add(fault)
-    return reply(200, {"pending": state.faults.pending()})
 
 
 @control.post("/revoke-tokens")
@@ -330,12 +324,6 @@ async def reset(request: Request, options: ResetOptions | None = None) -> Respon
     return reply(200, {"reset": True})
 
 
-@control.get("/records")
-async def all_records(request: Request) -> Response:
-    state = _state(request)
-    return reply(200, state.snapshot() | {"faults": state.faults.pending()})
-
-
 # --- the app ------------------------------------------------------------------------------------
 
 
@@ -358,12 +346,10 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 def create_sandbox_app(state: SandboxState | None = None) -> FastAPI:
     """The sandbox app; its state is `app.state.sandbox` (a fresh seeded one by default)."""
-    app = FastAPI(title="Zoho CRM sandbox", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.sandbox = state if state is not None else SandboxState()
-    app.add_exception_handler(ZohoReply, _zoho_reply)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.include_router(oauth)
-    for version in ("v7", "v8"):
-        app.include_router(records, prefix=f"/crm/{version}")
-    app.include_router(control, prefix="/__sandbox__")
-    return app
+    return sandbox_app(
+        "Zoho CRM sandbox",
+        state if state is not None else SandboxState(),
+        [(oauth, ""), (records, "/crm/v7"), (records, "/crm/v8")],
+        control,
+        {ZohoReply: _zoho_reply, StarletteHTTPException: _http_error},
+    )
