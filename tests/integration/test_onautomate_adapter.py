@@ -296,9 +296,9 @@ async def test_server_errors_are_transient_and_429_is_rate_limited(
 async def test_a_lost_create_is_an_unknown_outcome_and_find_sees_it_land(
     crm: OnAutomateCrm, onautomate: RunningOnAutomateSandbox
 ) -> None:
-    hasty = await opened(onautomate, read_timeout_s=0.2)
+    hasty = await opened(onautomate, read_timeout_s=1.0)
     wanted, marker = new(), new_marker()
-    onautomate.state.faults.delay(0.6, operation="create")
+    onautomate.state.faults.delay(1.5, operation="create")
     try:
         with pytest.raises(OutcomeUnknown):
             await hasty.create_opportunity(wanted, marker=marker)
@@ -306,7 +306,7 @@ async def test_a_lost_create_is_an_unknown_outcome_and_find_sees_it_land(
         await hasty.aclose()
     assert await crm.find_opportunity(wanted, marker=marker) is None  # the delay precedes it
     found = None
-    for _ in range(100):
+    for _ in range(250):
         if (found := await crm.find_opportunity(wanted, marker=marker)) is not None:
             break
         await asyncio.sleep(0.02)
@@ -319,9 +319,9 @@ async def test_a_lost_read_is_transient_and_a_refused_connection_is_not_unknown(
     onautomate: RunningOnAutomateSandbox,
 ) -> None:
     ref = ScopedRef(OPPORTUNITY, EXISTING_OPPORTUNITY_ID, scope=PIPELINE_ID)
-    hasty = await opened(onautomate, read_timeout_s=0.2)
+    hasty = await opened(onautomate, read_timeout_s=1.0)
     nowhere = await opened(onautomate, url="http://127.0.0.1:1")
-    onautomate.state.faults.delay(0.4, operation="get")
+    onautomate.state.faults.delay(1.5, operation="get")
     try:
         with pytest.raises(TransientCrmError) as lost:
             await hasty.get_opportunity(ref)

@@ -470,17 +470,17 @@ async def test_a_lost_create_is_unknown_and_find_lead_sees_it_land(
 ) -> None:
     events = ReceivedEvents(receiver)
     crm = await opened(poologics, events=events)
-    hasty = await opened(poologics, read_timeout_s=0.2)
+    hasty = await opened(poologics, read_timeout_s=1.0)
     marker = new_marker()
     try:
         await crm.subscribe(wire.NEW_OPPORTUNITY, f"{receiver.url}/hooks/leads")
         await hasty.get_lead(RecordRef(LEAD, str(LEAD_ID)))  # logged in before the delay
-        poologics.state.faults.delay(0.5, operation="create_lead")
+        poologics.state.faults.delay(1.5, operation="create_lead")
         with pytest.raises(OutcomeUnknown):
             await hasty.create_lead(new_lead(), marker=marker)
         assert await crm.find_lead(marker) is None  # the delay precedes the insert
         found = None
-        for _ in range(100):
+        for _ in range(250):
             if (found := await crm.find_lead(marker)) is not None:
                 break
             await asyncio.sleep(0.02)
@@ -514,14 +514,14 @@ async def test_find_lead_tells_ours_from_others_and_needs_events(
 async def test_a_lost_read_is_transient_and_a_refused_connection_is_not_unknown(
     poologics: RunningPoologicsSandbox,
 ) -> None:
-    hasty = await opened(poologics, read_timeout_s=0.2)
+    hasty = await opened(poologics, read_timeout_s=1.0)
     nowhere = await opened(poologics, url="http://127.0.0.1:1")
     try:
         await hasty.get_lead(RecordRef(LEAD, str(LEAD_ID)))
-        poologics.state.faults.delay(0.4, operation="get")
+        poologics.state.faults.delay(1.5, operation="get")
         with pytest.raises(TransientCrmError) as lost:
             await hasty.get_lead(RecordRef(LEAD, str(LEAD_ID)))
-        poologics.state.faults.delay(0.4, operation="write")
+        poologics.state.faults.delay(1.5, operation="write")
         with pytest.raises(OutcomeUnknown):
             await hasty.move_lead(RecordRef(LEAD, str(LEAD_ID)), stage="Won")
         with pytest.raises(TransientCrmError) as refused:
@@ -532,7 +532,7 @@ async def test_a_lost_read_is_transient_and_a_refused_connection_is_not_unknown(
     assert not isinstance(lost.value, OutcomeUnknown)
     assert not isinstance(refused.value, OutcomeUnknown)
     assert SANDBOX_PASSWORD not in f"{refused.value} {refused.value!r}"
-    for _ in range(100):  # the unanswered write lands after all (before the next test's reset)
+    for _ in range(250):  # the unanswered write lands after all (before the next test's reset)
         if stored(poologics, str(LEAD_ID))["stage"] == "Won":
             break
         await asyncio.sleep(0.02)

@@ -152,8 +152,8 @@ async def test_http_failures_map_onto_the_error_tree(sandbox, fault, error):
 
 
 async def test_a_write_whose_answer_is_lost_is_outcome_unknown(sandbox):
-    sandbox.state.faults.delay(0.6, method="CreateProduct")
-    crm = await adapter(sandbox, read_timeout_s=0.2)
+    sandbox.state.faults.delay(1.5, method="CreateProduct")
+    crm = await adapter(sandbox, read_timeout_s=1.0)
     with pytest.raises(OutcomeUnknown):
         await crm.create_product(NewProduct("SKU-LATE", "Late", Decimal(1)), marker="m-late")
     await crm.aclose()

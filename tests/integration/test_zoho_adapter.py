@@ -229,11 +229,11 @@ async def test_find_is_the_query_operation(crm: ZohoCrm, sandbox: RunningSandbox
 async def test_create_that_timed_out_lands_later_and_find_sees_it(sandbox: RunningSandbox) -> None:
     tokens = InMemoryTokenCache()
     patient = await open_zoho_crm(sandbox.config(), tokens)  # reads at the normal timeout
-    hasty = await open_zoho_crm(sandbox.config(read_timeout_s=0.3), tokens)
+    hasty = await open_zoho_crm(sandbox.config(read_timeout_s=1.0), tokens)
     marker = new_marker()
     try:
         order = await patient.price_order(CONTACT_ID, LINES)
-        sandbox.state.faults.delay(1.2, module="Deals", operation="create")
+        sandbox.state.faults.delay(1.8, module="Deals", operation="create")
         with pytest.raises(TransientCrmError):
             await hasty.create_deal(order, marker=marker)
         assert await patient.find(RecordKind.DEAL, marker) is None  # the delay precedes the insert
@@ -291,8 +291,8 @@ async def test_429_is_rate_limited_with_retry_after(crm: ZohoCrm, sandbox: Runni
 
 
 async def test_read_timeout_is_an_unknown_outcome(sandbox: RunningSandbox) -> None:
-    crm = await open_zoho_crm(sandbox.config(read_timeout_s=0.2), InMemoryTokenCache())
-    sandbox.state.faults.delay(1.0, module="Accounts")
+    crm = await open_zoho_crm(sandbox.config(read_timeout_s=1.0), InMemoryTokenCache())
+    sandbox.state.faults.delay(1.6, module="Accounts")
     try:
         with pytest.raises(OutcomeUnknown):  # sent, unanswered: it may still be applied
             await crm.get_account(ACCOUNT_ID)
