@@ -20,13 +20,14 @@ from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import KEY_REUSED, idempotency_key
 from orchestrator.intake import KeyReused, Parsed, json_body
 from orchestrator.saga.state import SagaStatus
-from orchestrator.store.endings import Outcome as Told
-from orchestrator.store.endings import Watch
+from orchestrator.store.endings import Outcome, Watch
 from orchestrator.store.queries import saga_outcome
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class Waited:
+    """What waiting for a started saga gave: its end, or what it was doing at the deadline."""
+
     saga_id: uuid.UUID
     status: SagaStatus | None  # terminal status, or None: still running after SYNC_WAIT_S
     replayed: bool  # the Idempotency-Key had started this saga before
@@ -49,7 +50,7 @@ async def json_object(request: Request) -> dict[str, Any]:
 
 async def start_and_wait(
     ctx: ApiContext, request: Request, parsed: Parsed, *, caller: Caller
-) -> Outcome:
+) -> Waited:
     """Start once per Idempotency-Key and caller (same key and body → the first saga; another
     → 409). Another caller's same key is another key."""
     key = idempotency_key(request.headers.get("Idempotency-Key"), caller.name)
@@ -62,13 +63,13 @@ async def start_and_wait(
         return await _wait(ctx, started.saga_id, watch, replayed=False)
 
 
-async def wait_for_end(ctx: ApiContext, saga_id: uuid.UUID, *, replayed: bool) -> Outcome:
+async def wait_for_end(ctx: ApiContext, saga_id: uuid.UUID, *, replayed: bool) -> Waited:
     """The saga's end (status and error), or what it was doing when SYNC_WAIT_S ran out."""
     with ctx.endings.watch(saga_id) as watch:
         return await _wait(ctx, saga_id, watch, replayed=replayed)
 
 
-async def _wait(ctx: ApiContext, saga_id: uuid.UUID, watch: Watch, *, replayed: bool) -> Outcome:
+async def _wait(ctx: ApiContext, saga_id: uuid.UUID, watch: Watch, *, replayed: bool) -> Waited:
     """Learn the end from the notification that its commit sends (orchestrator/store/endings.py),
     not by polling: the row is read first unless the watch began before the saga could end,
     when woken without the outcome, and every 5 s as the fallback. The saga exists already: a
@@ -82,16 +83,16 @@ async def _wait(ctx: ApiContext, saga_id: uuid.UUID, watch: Watch, *, replayed: 
         if seen is not None:
             last, error = seen
             if SagaStatus(last).terminal:
-                return Outcome(saga_id, SagaStatus(last), replayed, last, error)
+                return Waited(saga_id, SagaStatus(last), replayed, last, error)
         left = deadline - time.monotonic()
         if left <= 0:
-            return Outcome(saga_id, None, replayed, last, error)
+            return Waited(saga_id, None, replayed, last, error)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(watch.event.wait(), min(left, ctx.endings.interval_s))
         read = watch.outcome is None  # woken by the fallback or a new listening connection
 
 
-async def _outcome(ctx: ApiContext, saga_id: uuid.UUID) -> Told | None:
+async def _outcome(ctx: ApiContext, saga_id: uuid.UUID) -> Outcome | None:
     try:
         return await saga_outcome(ctx.deps.db, saga_id)
     except (DBAPIError, PoolTimeout, OSError):  # the database will be back, or free
