@@ -88,6 +88,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        axis.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         axis.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         axis.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         axis.set_xlabel("concurrency (sales in flight, closed loop)")
