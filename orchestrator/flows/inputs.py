@@ -21,13 +21,18 @@ def _amount(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise ValueError("must be a number")
     amount = Decimal(str(value))
-    if not amount.is_finite() or amount != amount.quantize(CENT):
+    if not amount.is_finite():
+        raise ValueError("must be a number")
+    if abs(amount) > MONEY_MAX:  # before quantize(), which fails past 28 digits (1e308 …)
+        raise ValueError("must not be negative" if amount < 0 else f"must be at most {MONEY_MAX}")
+    if amount != amount.quantize(CENT):
         raise ValueError("must be a number with at most 2 decimal places")
     return amount.quantize(CENT)
 
 
 # The JSON Schema says what _amount takes: a number (pydantic's own would offer strings too).
-MONEY_SCHEMA = {"type": "number", "minimum": 0, "maximum": 9_999_999_999_999, "multipleOf": 0.01}
+MONEY_MAX = 9_999_999_999_999
+MONEY_SCHEMA = {"type": "number", "minimum": 0, "maximum": MONEY_MAX, "multipleOf": 0.01}
 Money = Annotated[
     Decimal,
     BeforeValidator(_amount),

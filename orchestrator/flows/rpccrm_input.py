@@ -52,7 +52,9 @@ def _fraction(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise ValueError("must be a number from 0 to 1")
     number = Decimal(str(value))
-    if not number.is_finite() or number != number.quantize(FRACTION_PLACES):
+    if not number.is_finite() or not 0 <= number <= 1:  # quantize() fails on 1e308 and the like
+        raise ValueError("must be a number from 0 to 1")
+    if number != number.quantize(FRACTION_PLACES):
         raise ValueError("must be a number from 0 to 1 with at most 4 decimal places")
     return number.quantize(FRACTION_PLACES)
 

@@ -129,7 +129,46 @@ def test_an_amount_must_be_a_json_number(value):
         "input.monetaryValue", "input.monetaryValue must be a number")  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(1.7458539792304064e308, "must be at most 9999999999999"),  # schemathesis found a 500
+     (10**30, "must be at most 9999999999999"),
+     (9_999_999_999_999.5, "must be at most 9999999999999"),
+     (-1e308, "must not be negative"), (-5, "must not be negative")],
+)  # fmt: skip
+def test_an_amount_out_of_range_is_refused_by_name(value, message):
+    body = {**OPPORTUNITY, "monetaryValue": value}
+    assert refusal("onautomate.opportunity", body) == (
+        "input.monetaryValue", f"input.monetaryValue {message}")  # fmt: skip
+
+
+def test_the_largest_amount_is_taken():
+    parsed = parse("onautomate.opportunity", {**OPPORTUNITY, "monetaryValue": 9_999_999_999_999})
+    assert str(parsed.input.new.monetary_value) == "9999999999999.00"
+
+
 def test_an_amount_finer_than_a_cent_is_refused_not_rounded():
     message = "input.monetaryValue must be a number with at most 2 decimal places"
     body = {**OPPORTUNITY, "monetaryValue": 10.001}
     assert refusal("onautomate.opportunity", body) == ("input.monetaryValue", message)
+
+
+TICKET_SALE = {
+    "contactEmail": "ana@example.com", "title": "Refit", "stageId": 5,
+    "estimatedEndAt": "2027-01-31", "ticket": {"title": "Install", "priorityId": 1},
+    "products": [{"productId": 7, "amount": 2, "discount": 0.1, "tax": 0.16}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(1e308, "must be a number from 0 to 1"), (-1e308, "must be a number from 0 to 1"),
+     (1.5, "must be a number from 0 to 1"),
+     (0.12345, "must be a number from 0 to 1 with at most 4 decimal places")],
+)  # fmt: skip
+def test_a_discount_out_of_range_is_refused_by_name(value, message):
+    assert parse("rpccrm.opportunity_ticket", TICKET_SALE).flow == "rpccrm.opportunity_ticket"
+    line = {**TICKET_SALE["products"][0], "discount": value}
+    body = {**TICKET_SALE, "products": [line]}
+    field = "input.products[0].discount"
+    assert refusal("rpccrm.opportunity_ticket", body) == (field, f"{field} {message}")
