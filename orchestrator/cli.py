@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from orchestrator.api.keys import DEV_CLIENT_KEY, DEV_OPERATOR_KEY, KeyConfigError
 from orchestrator.backends import BACKENDS
@@ -19,6 +20,7 @@ from orchestrator.cli_db import (
     db_cli,
     describe_upgrade,
     schema_or_exit,
+    unreachable,
     upgrade_command,
     upgrade_database,
 )
@@ -260,6 +262,9 @@ def main() -> None:
         cli()
     except SchemaNotCurrent as stale:  # a command that opened the database without checking
         typer.echo(str(stale), err=True)
+        raise SystemExit(1) from None
+    except (OperationalError, InterfaceError) as failed:  # down, or DATABASE_URL is wrong
+        typer.echo(unreachable(failed), err=True)
         raise SystemExit(1) from None
 
 

@@ -7,7 +7,9 @@ check the schema and refuse one that is not at head (schema_or_exit).
 from __future__ import annotations
 
 import asyncio
+import os
 
+import sqlalchemy as sa
 import typer
 
 from orchestrator.settings import Settings, get_settings
@@ -81,3 +83,15 @@ def schema_or_exit(settings: Settings) -> None:
     if problem is not None:
         typer.echo(problem, err=True)
         raise typer.Exit(1)
+
+
+def unreachable(exc: sa.exc.DBAPIError) -> str:
+    """One line for a database a command could not use (down, wrong URL, unreadable file):
+    where (the URL without its password) and the driver's reason, never a traceback."""
+    url = os.environ.get("DATABASE_URL") or Settings().database_url
+    reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+    password = sa.make_url(url).password if "://" in url else None
+    if password:
+        reason = reason.replace(str(password), "***")
+    return (f"salesaga: the database at {safe_url(url)} failed: {reason} "
+            "(is it running, and is DATABASE_URL right?)")  # fmt: skip

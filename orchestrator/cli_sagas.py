@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from orchestrator.saga.state import SagaStatus
 from orchestrator.settings import get_settings
 
 sagas_cli = typer.Typer(help="Inspect and act on sagas (local database, or SALESAGA_URL).")
@@ -24,17 +25,18 @@ Comment = Annotated[str | None, typer.Option(help="Why: kept in the saga's event
 
 @sagas_cli.command("list")
 def sagas_list(
-    status: Annotated[str | None, typer.Option()] = None,
-    flow: Annotated[str | None, typer.Option()] = None,
+    status: Annotated[SagaStatus | None, typer.Option(case_sensitive=False)] = None,
+    flow: Annotated[str | None, typer.Option(help="e.g. zoho.sale")] = None,
     contact: Annotated[str | None, typer.Option(help="Contact id")] = None,
     q: Annotated[str | None, typer.Option(help="Text in ids, record ids or the error")] = None,
-    limit: Annotated[int, typer.Option()] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,  # as GET /sagas
     as_json: JsonFlag = False,
 ) -> None:
     """Newest sagas first."""
     from orchestrator.cli_view import fetch_list, print_list
 
-    filters = {"status": status, "flow": flow, "contact": contact, "q": q, "limit": limit}
+    word = status.value if status is not None else None
+    filters = {"status": word, "flow": flow, "contact": contact, "q": q, "limit": limit}
     page = _run(fetch_list(get_settings(), _remote(), filters))
     typer.echo(json.dumps(page, indent=2)) if as_json else print_list(page)
 

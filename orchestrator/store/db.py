@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import functools
 import select
+import sqlite3
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from orchestrator.store.migrate import upgrade
@@ -35,6 +36,7 @@ def async_url(url: str) -> str:
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     target = async_url(url)
     if target.startswith("sqlite"):
+        _check_sqlite_opens(sa.make_url(target))
         engine = create_async_engine(
             target, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         )
@@ -50,6 +52,18 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
     sa.event.listen(engine.sync_engine, "checkout", _refuse_closed)
     return engine
+
+
+def _check_sqlite_opens(url: sa.URL) -> None:
+    """A SQLite file that cannot be opened (no such directory, no permission) is refused here,
+    synchronously, as the OperationalError aiosqlite would raise: through aiosqlite the failed
+    open can leave its thread answering a loop already closed, a stray traceback at exit."""
+    if not url.database or url.database == ":memory:" or url.query.get("uri"):
+        return
+    try:
+        sqlite3.connect(url.database, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000).close()
+    except sqlite3.Error as exc:
+        raise OperationalError("open", None, exc) from None
 
 
 def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

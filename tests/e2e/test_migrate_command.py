@@ -65,6 +65,23 @@ def test_every_command_refuses_a_database_not_at_head_saying_what_to_run(tmp_pat
         assert f"is at revision {BASELINE}, this release needs revision {head()}" in done.stderr
 
 
+def test_every_command_says_in_one_line_that_the_database_cannot_be_reached(tmp_path):
+    down = f"postgresql://postgres:{SECRET}@127.0.0.1:1/salesaga"  # nothing listens on port 1
+    missing = f"sqlite:///{tmp_path}/no/such/dir/salesaga.db"
+    commands = [*REFUSING, ("db", "upgrade"), ("db", "current"),
+                ("sagas", "show", "00000000-0000-0000-0000-000000000000")]  # fmt: skip
+    refused = (down, "postgresql://postgres:***@127.0.0.1:1/salesaga", "Connection refused")
+    for url, where, reason in [refused,
+                               (missing, missing, "unable to open database file")]:  # fmt: skip
+        env = {"DATABASE_URL": url, "BROKER_URL": "redis://127.0.0.1:6379/11"}
+        for command, done in at_once(tmp_path, commands, env):
+            said = done.stdout + done.stderr
+            assert done.returncode == 1, (command, said)
+            assert f"salesaga: the database at {where}" in done.stderr, (command, said)
+            assert reason in done.stderr and "is DATABASE_URL right?" in done.stderr, command
+            assert "Traceback" not in said and SECRET not in said, (command, said)
+
+
 def test_migrate_upgrades_then_serve_starts_and_current_says_head(tmp_path, empty_pg):
     env = {"DATABASE_URL": empty_pg}
     before = salesaga(tmp_path, "db", "current", **env)
