@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from orchestrator.api.keys import DEV_CLIENT_KEY, DEV_OPERATOR_KEY, KeyConfigError
@@ -45,7 +46,9 @@ DEV_WEBHOOK_SECRET = "dev-webhook-secret"
 
 @cli.command()
 def serve(
-    port: Annotated[int | None, typer.Option(help="Port (default: PORT or 8000)")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default: PORT or 8000)")
+    ] = None,
 ) -> None:
     """Run the HTTP API (uvicorn). Workers run separately (`salesaga worker`), except with the
     in-process broker (BROKER_URL=memory://), where they run inside this process."""
@@ -100,7 +103,9 @@ def worker(
 
 @cli.command()
 def dev(
-    port: Annotated[int | None, typer.Option(help="Port (default: PORT or 8000)")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default: PORT or 8000)")
+    ] = None,
 ) -> None:
     """API, worker and every CRM backend's sandbox in one process on embedded defaults: a
     SQLite file, the in-process broker, e-mails written to .salesaga/mail/."""
@@ -266,6 +271,21 @@ def main() -> None:
     except (OperationalError, InterfaceError) as failed:  # down, or DATABASE_URL is wrong
         typer.echo(unreachable(failed), err=True)
         raise SystemExit(1) from None
+    except ValidationError as invalid:
+        if not invalid.title.endswith("Settings"):
+            raise
+        typer.echo(not_valid(invalid), err=True)
+        raise SystemExit(1) from None
+
+
+def not_valid(invalid: ValidationError) -> str:
+    """The environment variables that are not valid and why, never their values (the
+    settings hide their input in errors: a value may be a secret)."""
+    lines = [
+        f"  {'_'.join(str(part) for part in error['loc']).upper() or 'settings'}: {error['msg']}"
+        for error in invalid.errors(include_url=False, include_input=False)
+    ]
+    return "\n".join(["salesaga: a setting is not valid (docs/configuration.md):", *lines])
 
 
 if __name__ == "__main__":

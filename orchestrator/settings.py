@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     # The most CRM records one request may have a saga look up (a sale naming 200 products
     # would make 200 product reads): more is refused with 400 naming the field.
     max_crm_lookups: int = Field(default=50, ge=1)
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
     session_secret: SecretStr | None = None  # console cookies; unset: random per process
 
     # CRM backends read their own settings (ZOHO_*, ONAUTOMATE_*: orchestrator/backends/<name>/
@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     mail_backend: Literal["smtp", "sink"] = "smtp"  # sink: keep e-mails in MAIL_SINK_DIR
     mail_sink_dir: str = ".salesaga/mail"
     smtp_host: str = "localhost"
-    smtp_port: int = 25
+    smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_starttls: bool = False

@@ -82,6 +82,22 @@ def test_every_command_says_in_one_line_that_the_database_cannot_be_reached(tmp_
             assert "Traceback" not in said and SECRET not in said, (command, said)
 
 
+def test_settings_that_are_not_valid_are_named_without_their_values(tmp_path):
+    env = {"PORT": "70000", "SMTP_PORT": "0", "SYNC_WAIT_S": "s3cret-ish",
+           "SMTP_PASSWORD": SECRET, "DATABASE_URL": f"sqlite:///{tmp_path}/s.db"}  # fmt: skip
+    commands = [("serve",), ("worker", "--no-beat"), ("sagas", "list")]
+    for command, done in at_once(tmp_path, commands, env):
+        said = done.stdout + done.stderr
+        assert done.returncode == 1, (command, said)
+        assert "salesaga: a setting is not valid" in done.stderr, (command, said)
+        assert "PORT: Input should be less than or equal to 65535" in done.stderr
+        assert "SMTP_PORT: Input should be greater than or equal to 1" in done.stderr
+        assert "SYNC_WAIT_S: Input should be a valid number" in done.stderr
+        assert "Traceback" not in said and "s3cret" not in said, (command, said)
+    bad_port = salesaga(tmp_path, "serve", "--port", "99999", **env | {"PORT": "8000"})
+    assert bad_port.returncode == 2 and "Invalid value for '--port'" in bad_port.stderr
+
+
 def test_migrate_upgrades_then_serve_starts_and_current_says_head(tmp_path, empty_pg):
     env = {"DATABASE_URL": empty_pg}
     before = salesaga(tmp_path, "db", "current", **env)
