@@ -7,7 +7,6 @@ check the schema and refuse one that is not at head (schema_or_exit).
 from __future__ import annotations
 
 import asyncio
-import os
 
 import sqlalchemy as sa
 import typer
@@ -88,7 +87,7 @@ def schema_or_exit(settings: Settings) -> None:
 def unreachable(exc: sa.exc.DBAPIError) -> str:
     """One line for a database a command could not use (down, wrong URL, unreadable file):
     where (the URL without its password) and the driver's reason, never a traceback."""
-    url = os.environ.get("DATABASE_URL") or Settings().database_url
+    url = get_settings().database_url  # valid: the command got as far as the database
     reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
     password = sa.make_url(url).password if "://" in url else None
     if password:

@@ -25,6 +25,7 @@ from orchestrator.saga.carry import Carried
 from orchestrator.saga.codec import from_json, to_json
 from orchestrator.saga.definition import Flow, Step, StepContext
 from orchestrator.saga.errors import BackendOff, FlowNotFound, SagaNotFound
+from orchestrator.saga.outcomes import seconds as _seconds
 from orchestrator.saga.policy import DEFAULT_RETRY, DEFAULT_UNDO_RETRY, RetryPolicy
 from orchestrator.saga.ports import Clock, SagaStore, StoreUnavailable, utc_now
 from orchestrator.saga.shape import check_steps, undo_specs
@@ -111,10 +112,10 @@ class Engine:
             created_at=now,
             updated_at=now,
             wake_at=now,
-            deadline_at=now + outcomes.seconds(deadline_s) if deadline_s is not None else None,
+            deadline_at=now + _seconds(deadline_s) if deadline_s is not None else None,
             steps=[StepState(index=i, name=step.name) for i, step in enumerate(flow.steps)],
         )
-        expiry = now - outcomes.seconds(self.idempotency_ttl_s)
+        expiry = now - _seconds(self.idempotency_ttl_s)
         await self.store.create(saga, Event("saga.created", actor=actor), keys_expire_before=expiry)
         return saga
 
@@ -166,9 +167,7 @@ class Engine:
         touched = plan(action, saga, flow, now, comment)
         if action is Action.RETRY:
             deadline_s = flow.deadline_s if flow.deadline_s is not None else self.deadline_s
-            saga.deadline_at = (
-                now + outcomes.seconds(deadline_s) if deadline_s is not None else None
-            )
+            saga.deadline_at = now + _seconds(deadline_s) if deadline_s is not None else None
         detail = {"comment": comment} if comment else {}
         if not await self._commit(
             saga, touched, Event(f"operator.{action}", None, None, detail, actor)
@@ -179,7 +178,7 @@ class Engine:
     async def claim_due(self, limit: int = 500) -> Sequence[uuid.UUID]:
         """Sagas a worker should look at now; each is held back from the next sweep for a while."""
         now = self.clock()
-        return await self.store.claim_due(now, limit, now + outcomes.seconds(self.recover_hold_s))
+        return await self.store.claim_due(now, limit, now + _seconds(self.recover_hold_s))
 
     # --- moves ---------------------------------------------------------------------------------
 
